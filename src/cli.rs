@@ -1,0 +1,160 @@
+//! The command line: every verb, option and default, with the examples
+//! `--help` shows.
+
+use std::path::PathBuf;
+
+use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
+
+/// The default folder under which checkpoints are written.
+pub const DEFAULT_OUTPUT: &str = "/tmp/docker-checkpoints";
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "docker-cr",
+    version,
+    about = "Checkpoint, restore and migrate running Docker containers with CRIU",
+    long_about = "docker-cr checkpoints a running Docker container's processes with CRIU into a \
+                  self-describing folder, and restores such a checkpoint as a new container that \
+                  the engine manages like any other. It runs as root on the Docker host and needs \
+                  no daemon of its own.",
+    after_help = "Examples:\n  \
+        sudo docker-cr check\n  \
+        sudo docker-cr checkpoint web --name before-upgrade\n  \
+        sudo docker-cr restore --from /tmp/docker-checkpoints/web/before-upgrade --new-name web-restored"
+)]
+pub struct Cli {
+    /// The CRIU binary to run (4.2 or newer on kernels from 6.16 on).
+    #[arg(long, global = true, env = crate::criu::CRIU_ENV, default_value = "criu", value_name = "PATH")]
+    pub criu: PathBuf,
+
+    /// Log more to stderr: -v for details, -vv for debugging.
+    #[arg(short = 'v', long = "verbose", global = true, action = ArgAction::Count)]
+    pub verbose: u8,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Checkpoint a running container into a checkpoint folder.
+    #[command(after_help = "Examples:\n  \
+        sudo docker-cr checkpoint web\n  \
+        sudo docker-cr checkpoint web --name before-upgrade --output /var/lib/checkpoints\n  \
+        sudo docker-cr checkpoint web --leave-running=false   # stop the container once dumped")]
+    Checkpoint(CheckpointArgs),
+
+    /// Restore a checkpoint as a new container.
+    #[command(after_help = "Examples:\n  \
+        sudo docker-cr restore --from /tmp/docker-checkpoints/web/before-upgrade --new-name web-2\n  \
+        sudo docker-cr restore --from ./web/before-upgrade --new-name web-2 --format json")]
+    Restore(RestoreArgs),
+
+    /// Check that this host can checkpoint and restore containers.
+    #[command(after_help = "Exits with 0 when every check passes and 1 otherwise.\n\nExamples:\n  \
+        sudo docker-cr check\n  \
+        sudo docker-cr check --format json")]
+    Check(FormatArgs),
+
+    /// Print the versions of docker-cr, CRIU and the Docker engine.
+    #[command(after_help = "Examples:\n  docker-cr version\n  docker-cr version --format json")]
+    Version(FormatArgs),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct FormatArgs {
+    /// How to print the result.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+    pub format: OutputFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckpointArgs {
+    /// The container to checkpoint, by name or id.
+    pub container: String,
+
+    /// The folder under which <container>/<name>/ is written.
+    #[arg(long, short = 'o', default_value = DEFAULT_OUTPUT, value_name = "DIR")]
+    pub output: PathBuf,
+
+    /// The checkpoint's name [default: checkpoint-<UTC date>-<time>].
+    #[arg(long, short = 'n')]
+    pub name: Option<String>,
+
+    /// Leave the container running after the dump; false stops it.
+    #[arg(long, default_value_t = true, action = ArgAction::Set, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
+    pub leave_running: bool,
+
+    /// Dump established TCP connections.
+    #[arg(long, default_value_t = true, action = ArgAction::Set, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
+    pub tcp: bool,
+
+    /// Dump file locks.
+    #[arg(long, default_value_t = true, action = ArgAction::Set, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
+    pub file_locks: bool,
+
+    /// Let CRIU record and restore the container's cgroups (soft mode).
+    #[arg(long, default_value_t = true, action = ArgAction::Set, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
+    pub manage_cgroups: bool,
+
+    /// CRIU's log level in dump.log, from 0 (nothing) to 4 (everything).
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(i32).range(0..=4))]
+    pub log_level: i32,
+
+    #[command(flatten)]
+    pub format: FormatArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct RestoreArgs {
+    /// The checkpoint folder, as `docker-cr checkpoint` printed it.
+    #[arg(long, value_name = "DIR")]
+    pub from: PathBuf,
+
+    /// The name of the new container.
+    #[arg(long, value_name = "NAME")]
+    pub new_name: String,
+
+    #[command(flatten)]
+    pub format: FormatArgs,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn checkpoint_flags_default_to_true() {
+        let cli = Cli::parse_from(["docker-cr", "checkpoint", "web"]);
+        let Command::Checkpoint(args) = cli.command else { panic!("expected checkpoint") };
+        assert!(args.leave_running);
+        assert!(args.tcp);
+        assert!(args.file_locks);
+        assert!(args.manage_cgroups);
+        assert_eq!(args.output, PathBuf::from(DEFAULT_OUTPUT));
+    }
+
+    #[test]
+    fn leave_running_can_be_turned_off() {
+        let cli = Cli::parse_from(["docker-cr", "checkpoint", "web", "--leave-running=false"]);
+        let Command::Checkpoint(args) = cli.command else { panic!("expected checkpoint") };
+        assert!(!args.leave_running);
+    }
+
+    #[test]
+    fn log_level_above_four_is_rejected() {
+        assert!(Cli::try_parse_from(["docker-cr", "checkpoint", "web", "--log-level", "5"]).is_err());
+    }
+}

@@ -1,0 +1,15 @@
+//! docker-cr's library: the layers behind the `docker-cr` binary.
+//!
+//! Top to bottom: `cli` and `commands` (arguments and output), `exec` (the
+//! checkpoint and restore operations), then the adapters and readers that
+//! never import the layers above them: `criu`, `docker`, `image`, `linux`,
+//! and `checkpoint`, the on-disk checkpoint folder.
+
+pub mod checkpoint;
+pub mod cli;
+pub mod commands;
+pub mod criu;
+pub mod docker;
+pub mod exec;
+pub mod image;
+pub mod linux;
