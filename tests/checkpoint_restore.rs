@@ -40,3 +40,60 @@ fn restored_counter_keeps_counting() {
     docker_ok(&["stop", "-t", "1", &restored]);
     docker_ok(&["rm", &restored]);
 }
+
+#[test]
+fn checkpoint_without_leave_running_stops_source() {
+    if !host_ready() {
+        return;
+    }
+    let mut containers = Containers::new();
+    let source = containers.run_counter(&unique_name("stopping"));
+    let output_dir = tempfile::tempdir().unwrap();
+    let output = output_dir.path().to_str().unwrap();
+
+    let before = last_count(&source).expect("the counter printed nothing");
+    let checkpoint = run_docker_cr(&["checkpoint", &source, "--name", "cp", "--output", output, "--leave-running=false"]);
+    assert!(checkpoint.status.success(), "checkpoint failed: {}", stderr_of(&checkpoint));
+    assert!(
+        wait_for(Duration::from_secs(10), || !is_running(&source)),
+        "with --leave-running=false the source stops after the dump"
+    );
+
+    let path = output_dir.path().join(&source).join("cp");
+    let restored = containers.track(&unique_name("stopping-restored"));
+    let restore = run_docker_cr(&["restore", "--from", path.to_str().unwrap(), "--new-name", &restored]);
+    assert!(restore.status.success(), "restore failed: {}", stderr_of(&restore));
+    assert!(wait_for(Duration::from_secs(10), || counts(&restored).len() >= 2));
+    assert!(counts(&restored)[0] >= before);
+}
+
+#[test]
+fn checkpoint_writes_podman_layout_and_manifest() {
+    if !host_ready() {
+        return;
+    }
+    let mut containers = Containers::new();
+    let source = containers.run_counter(&unique_name("layout"));
+    let output_dir = tempfile::tempdir().unwrap();
+
+    let checkpoint = run_docker_cr(&["checkpoint", &source, "--name", "cp", "--output", output_dir.path().to_str().unwrap()]);
+    assert!(checkpoint.status.success(), "checkpoint failed: {}", stderr_of(&checkpoint));
+    let text = stdout_of(&checkpoint);
+    assert!(text.contains("frozen for"), "the report says how long the container was frozen:\n{text}");
+
+    let dir = output_dir.path().join(&source).join("cp");
+    for file in ["config.dump", "spec.dump", "stats-dump", "dump.log", "manifest.json", "checkpoint/inventory.img", "checkpoint/pstree.img", "checkpoint/descriptors.json"] {
+        assert!(dir.join(file).is_file(), "{file} is missing from the checkpoint");
+    }
+    let manifest: serde_json::Value = serde_json::from_slice(&std::fs::read(dir.join("manifest.json")).unwrap()).unwrap();
+    assert_eq!(manifest["format"], "docker-cr.checkpoint/v1");
+    assert_eq!(manifest["container"]["name"], source.as_str());
+    assert_eq!(manifest["container"]["image"], TEST_IMAGE);
+    assert_eq!(manifest["options"]["leave_running"], true);
+    assert!(manifest["criu_version"].as_str().is_some_and(|v| !v.is_empty()));
+    assert!(manifest["kernel"].as_str().is_some_and(|v| !v.is_empty()));
+    let external = manifest["dump"]["bind_mounts"].as_array().unwrap();
+    assert!(external.iter().any(|m| m == "/etc/hosts"), "runc's bind mounts are external: {external:?}");
+    let descriptors: Vec<String> = serde_json::from_slice(&std::fs::read(dir.join("checkpoint/descriptors.json")).unwrap()).unwrap();
+    assert_eq!(descriptors.len(), 3);
+}

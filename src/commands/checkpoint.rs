@@ -23,6 +23,9 @@ pub async fn run(criu: &CriuClient, args: CheckpointArgs) -> miette::Result<Exit
             log_level: args.log_level,
         },
     };
+    // Root comes first: without it even the engine's socket is out of reach,
+    // and "permission denied" on the socket would hide the real cause.
+    crate::exec::require_root()?;
     let engine = Engine::connect().await?;
     let report = checkpoint(&engine, criu, &request, &progress).await?;
 

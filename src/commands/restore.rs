@@ -11,6 +11,9 @@ use super::{human_duration, print_json, progress};
 
 pub async fn run(criu: &CriuClient, args: RestoreArgs) -> miette::Result<ExitCode> {
     let request = RestoreRequest { from: args.from, new_name: args.new_name };
+    // Root comes first: without it even the engine's socket is out of reach,
+    // and "permission denied" on the socket would hide the real cause.
+    crate::exec::require_root()?;
     let engine = Engine::connect().await?;
     let report = restore(&engine, criu, &request, &progress).await?;
 

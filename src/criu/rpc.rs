@@ -167,7 +167,9 @@ fn failure(request: &'static str, resp: &Resp, log_path: Option<PathBuf>) -> Cri
     CriuError::Failed {
         request,
         errno: resp.cr_errno,
-        message: resp.cr_errmsg.clone(),
+        // CRIU reports its first error line, which on many hosts is the
+        // harmless rlimit complaint rather than the cause.
+        message: resp.cr_errmsg.clone().filter(|message| !message.contains(super::HARMLESS_RLIMIT_LINE)),
         log_path,
         log_excerpt,
     }
