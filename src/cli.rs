@@ -41,13 +41,16 @@ pub enum Command {
     #[command(after_help = "Examples:\n  \
         sudo docker-cr checkpoint web\n  \
         sudo docker-cr checkpoint web --name before-upgrade --output /var/lib/checkpoints\n  \
-        sudo docker-cr checkpoint web --leave-running=false   # stop the container once dumped")]
+        sudo docker-cr checkpoint web --leave-running=false   # stop the container once dumped\n  \
+        sudo docker-cr checkpoint web --with-volumes          # carry named volumes along")]
     Checkpoint(CheckpointArgs),
 
     /// Restore a checkpoint as a new container.
     #[command(after_help = "Examples:\n  \
         sudo docker-cr restore --from /tmp/docker-checkpoints/web/before-upgrade --new-name web-2\n  \
-        sudo docker-cr restore --from ./web/before-upgrade --new-name web-2 --format json")]
+        sudo docker-cr restore --from ./web/before-upgrade --new-name web-2 --format json\n  \
+        sudo docker-cr restore --from ./web/cp --new-name web-2 --mount-map /srv/old=/srv/new\n  \
+        sudo docker-cr restore --from ./web/cp --new-name web-2 --skip-mounts /cache,/tmp/scratch")]
     Restore(RestoreArgs),
 
     /// Check that this host can checkpoint and restore containers.
@@ -103,6 +106,16 @@ pub struct CheckpointArgs {
     #[arg(long, default_value_t = true, action = ArgAction::Set, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
     pub manage_cgroups: bool,
 
+    /// Leave the writable layer's changes (rootfs-diff.tar, deleted.files)
+    /// out of the checkpoint.
+    #[arg(long)]
+    pub ignore_rootfs: bool,
+
+    /// Also save the contents of named volumes (volumes/<name>.tar), for
+    /// restores on a host that does not have them.
+    #[arg(long)]
+    pub with_volumes: bool,
+
     /// CRIU's log level in dump.log, from 0 (nothing) to 4 (everything).
     #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(i32).range(0..=4))]
     pub log_level: i32,
@@ -120,6 +133,26 @@ pub struct RestoreArgs {
     /// The name of the new container.
     #[arg(long, value_name = "NAME")]
     pub new_name: String,
+
+    /// Check everything before creating anything (image, mount sources,
+    /// name, CRIU, CPU features) and report every problem at once.
+    #[arg(long, default_value_t = true, action = ArgAction::Set, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
+    pub validate_env: bool,
+
+    /// Create missing bind-mount sources, empty and of the kind they were
+    /// (file or folder); with false, a missing source is an error.
+    #[arg(long, default_value_t = true, action = ArgAction::Set, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
+    pub auto_fix_mounts: bool,
+
+    /// Leave these bind mounts or volumes out of the new container, by
+    /// destination (comma-separated); an empty placeholder stands in for each.
+    #[arg(long, value_delimiter = ',', value_name = "PATH,...")]
+    pub skip_mounts: Vec<String>,
+
+    /// Restore a bind mount whose host source is OLD (or lies below it)
+    /// from NEW instead; repeatable.
+    #[arg(long = "mount-map", value_name = "OLD=NEW")]
+    pub mount_maps: Vec<crate::exec::restore::MountMap>,
 
     #[command(flatten)]
     pub format: FormatArgs,

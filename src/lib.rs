@@ -3,7 +3,8 @@
 //! Top to bottom: `cli` and `commands` (arguments and output), `exec` (the
 //! checkpoint and restore operations), then the adapters and readers that
 //! never import the layers above them: `criu`, `docker`, `image`, `linux`,
-//! and `checkpoint`, the on-disk checkpoint folder.
+//! `rootfs` (the writable layer and volumes), and `checkpoint`, the on-disk
+//! checkpoint folder.
 
 pub mod checkpoint;
 pub mod cli;
@@ -13,3 +14,4 @@ pub mod docker;
 pub mod exec;
 pub mod image;
 pub mod linux;
+pub mod rootfs;

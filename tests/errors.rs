@@ -11,7 +11,7 @@ use common::*;
 fn assert_fails_with(output: &Output, expected: &str) {
     let stderr = stderr_of(output);
     assert_eq!(output.status.code(), Some(1), "expected exit code 1, stderr:\n{stderr}");
-    assert!(stderr.contains(expected), "expected {expected:?} in:\n{stderr}");
+    assert!(diagnostic_of(output).contains(expected), "expected {expected:?} in:\n{stderr}");
 }
 
 /// Makes a real checkpoint of a fresh counter container for the error
@@ -45,7 +45,7 @@ fn stopped_container_is_refused() {
     let output = tempfile::tempdir().unwrap();
     let result = run_docker_cr(&["checkpoint", &name, "--output", output.path().to_str().unwrap()]);
     assert_fails_with(&result, "is not running");
-    assert!(stderr_of(&result).contains("docker start"));
+    assert!(diagnostic_of(&result).contains("docker start"));
     assert!(tree_listing(output.path()).is_empty());
 }
 
@@ -78,7 +78,7 @@ fn existing_checkpoint_name_is_kept() {
 
     let result = run_docker_cr(&["checkpoint", &source, "--name", "cp", "--output", output.path().to_str().unwrap()]);
     assert_fails_with(&result, "already exists");
-    assert!(stderr_of(&result).contains("--name"));
+    assert!(diagnostic_of(&result).contains("--name"));
     assert_eq!(tree_listing(&checkpoint), before, "the existing checkpoint is untouched");
     assert!(is_running(&source));
 }
@@ -110,7 +110,7 @@ fn failed_dump_leaves_source_running_and_nothing_behind() {
     let before = last_count(&source).unwrap();
     let result = run_docker_cr(&["checkpoint", &source, "--name", "cp", "--output", tiny.to_str().unwrap()]);
     assert_eq!(result.status.code(), Some(1), "the dump must fail: {}", stderr_of(&result));
-    assert!(stderr_of(&result).contains("CRIU"), "the diagnostic names CRIU:\n{}", stderr_of(&result));
+    assert!(diagnostic_of(&result).contains("CRIU"), "the diagnostic names CRIU:\n{}", stderr_of(&result));
     assert!(!tiny.join(&source).join("cp").exists(), "the half-made checkpoint is removed");
     assert!(is_running(&source), "a failed dump leaves the container running");
     assert!(wait_for(std::time::Duration::from_secs(5), || last_count(&source).unwrap_or(0) > before), "and counting");
@@ -140,7 +140,7 @@ fn incomplete_checkpoint_names_missing_files() {
     let name = containers.track(&unique_name("incomplete-restored"));
     let result = run_docker_cr(&["restore", "--from", checkpoint.to_str().unwrap(), "--new-name", &name]);
     assert_fails_with(&result, "incomplete");
-    assert!(stderr_of(&result).contains("checkpoint/pstree.img"));
+    assert!(diagnostic_of(&result).contains("checkpoint/pstree.img"));
     assert_eq!(docker(&["inspect", &name]).status.code(), Some(1), "no container is created");
 }
 
@@ -174,7 +174,7 @@ fn non_root_user_is_refused() {
         .output()
         .unwrap();
     assert_fails_with(&result, "must run as root");
-    assert!(stderr_of(&result).contains("sudo"));
+    assert!(diagnostic_of(&result).contains("sudo"));
 }
 
 #[test]
@@ -187,7 +187,7 @@ fn missing_criu_is_named() {
     let output = tempfile::tempdir().unwrap();
     let result = run_docker_cr(&["--criu", "/nonexistent/criu", "checkpoint", &source, "--output", output.path().to_str().unwrap()]);
     assert_fails_with(&result, "could not start CRIU");
-    assert!(stderr_of(&result).contains("--criu"));
+    assert!(diagnostic_of(&result).contains("--criu"));
     assert!(tree_listing(output.path()).is_empty());
     assert!(is_running(&source));
 }

@@ -36,6 +36,24 @@ pub struct Manifest {
     pub dump: DumpTarget,
     /// What CRIU measured, when its statistics could be read.
     pub stats: Option<DumpStats>,
+    /// The files carried beside the images.
+    #[serde(default)]
+    pub files: FilesRecord,
+}
+
+/// The container's files carried beside the CRIU images.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FilesRecord {
+    /// Whether rootfs-diff.tar and deleted.files hold the writable layer.
+    pub rootfs_diff: bool,
+    /// Files, folders and links added or changed since the image.
+    pub changed: usize,
+    /// Paths deleted from the image.
+    pub deleted: usize,
+    /// Named volumes whose contents are in volumes/<name>.tar.
+    pub volumes: Vec<String>,
+    /// Whether cpuinfo/cpuinfo.img records the CPU features of the host.
+    pub cpuinfo: bool,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -76,6 +94,7 @@ mod tests {
             container: ContainerSnapshot { name: "web".into(), image: "dcr-demo:latest".into(), ..Default::default() },
             dump: DumpTarget { pid: 12, root: "/merged".into(), ..Default::default() },
             stats: Some(DumpStats { frozen_time_us: 51_000, ..Default::default() }),
+            files: FilesRecord { rootfs_diff: true, changed: 3, deleted: 1, volumes: vec!["cache".into()], cpuinfo: true },
         };
         let json = serde_json::to_string_pretty(&manifest).unwrap();
         let back: Manifest = serde_json::from_str(&json).unwrap();

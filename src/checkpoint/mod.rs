@@ -10,6 +10,10 @@
 //!   stats-dump          CRIU's dump statistics
 //!   dump.log            CRIU's log of the dump
 //!   manifest.json       docker-cr's manifest (see manifest.rs)
+//!   rootfs-diff.tar     files added or changed in the writable layer
+//!   deleted.files       paths deleted from the image (JSON)
+//!   volumes/<name>.tar  a named volume's contents, with --with-volumes
+//!   cpuinfo/            CRIU's record of the host's CPU features
 //! ```
 //!
 //! A folder counts as a checkpoint once its manifest is written, which is
@@ -25,7 +29,7 @@ use std::path::{Path, PathBuf};
 use miette::Diagnostic;
 use thiserror::Error;
 
-pub use manifest::{Manifest, MANIFEST_FORMAT};
+pub use manifest::{FilesRecord, Manifest, MANIFEST_FORMAT};
 
 /// The subfolder holding CRIU's images, as Podman and CRI-O name it.
 pub const IMAGES_DIR: &str = "checkpoint";
@@ -34,6 +38,9 @@ pub const SPEC_DUMP: &str = "spec.dump";
 pub const STATS_DUMP: &str = "stats-dump";
 pub const DUMP_LOG: &str = "dump.log";
 pub const MANIFEST: &str = "manifest.json";
+/// The folder of CRIU's cpuinfo.img. It is kept apart from the images so
+/// that the restore runc runs never sees it.
+pub const CPUINFO_DIR: &str = "cpuinfo";
 /// runc's record of what the init process's stdio pointed to.
 pub const DESCRIPTORS: &str = "descriptors.json";
 

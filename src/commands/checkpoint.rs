@@ -22,6 +22,8 @@ pub async fn run(criu: &CriuClient, args: CheckpointArgs) -> miette::Result<Exit
             manage_cgroups: args.manage_cgroups,
             log_level: args.log_level,
         },
+        ignore_rootfs: args.ignore_rootfs,
+        with_volumes: args.with_volumes,
     };
     // Root comes first: without it even the engine's socket is out of reach,
     // and "permission denied" on the socket would hide the real cause.

@@ -10,7 +10,14 @@ use crate::exec::restore::{restore, RestoreRequest};
 use super::{human_duration, print_json, progress};
 
 pub async fn run(criu: &CriuClient, args: RestoreArgs) -> miette::Result<ExitCode> {
-    let request = RestoreRequest { from: args.from, new_name: args.new_name };
+    let request = RestoreRequest {
+        from: args.from,
+        new_name: args.new_name,
+        validate_env: args.validate_env,
+        auto_fix_mounts: args.auto_fix_mounts,
+        skip_mounts: args.skip_mounts,
+        mount_maps: args.mount_maps,
+    };
     // Root comes first: without it even the engine's socket is out of reach,
     // and "permission denied" on the socket would hide the real cause.
     crate::exec::require_root()?;
@@ -24,6 +31,18 @@ pub async fn run(criu: &CriuClient, args: RestoreArgs) -> miette::Result<ExitCod
             println!("  from:   {}", report.checkpoint.display());
             println!("  image:  {}", report.image);
             println!("  pid:    {}", report.pid);
+            if report.rootfs_changed > 0 || report.rootfs_deleted > 0 {
+                println!("  files:  {} changed, {} deleted since the image", report.rootfs_changed, report.rootfs_deleted);
+            }
+            for source in &report.created_sources {
+                println!("  created missing mount source {}", source.display());
+            }
+            for destination in &report.skipped_mounts {
+                println!("  left out the mount at {destination}");
+            }
+            for volume in &report.volumes_filled {
+                println!("  filled volume {volume} from the checkpoint");
+            }
             println!("  took:   {}", human_duration(report.duration));
         }
     }

@@ -7,8 +7,10 @@
 //! not be run" apart from "CRIU ran and failed".
 
 pub mod compat;
+pub mod hints;
 pub mod options;
 pub mod rpc;
+pub mod runc_config;
 
 use std::path::PathBuf;
 
@@ -133,6 +135,10 @@ fn log_help(log_path: Option<&PathBuf>) -> String {
 
 fn failure_help(log_path: Option<&PathBuf>, excerpt: &[String]) -> String {
     let mut help = String::new();
+    if let Some(hint) = hints::hint_for(excerpt) {
+        help.push_str(hint);
+        help.push('\n');
+    }
     if !excerpt.is_empty() {
         help.push_str("CRIU's log says:\n");
         for line in excerpt {

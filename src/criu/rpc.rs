@@ -98,17 +98,44 @@ impl CriuClient {
         }
     }
 
+    /// Records this host's CPU features as cpuinfo.img in `images_dir`, so a
+    /// restore elsewhere can check them.
+    pub fn cpuinfo_dump(&self, images_dir: &Path) -> Result<(), CriuError> {
+        self.images_request(ReqType::CpuinfoDump, "CPUINFO_DUMP", images_dir)
+    }
+
+    /// Checks that this host has the CPU features recorded in `images_dir`.
+    pub fn cpuinfo_check(&self, images_dir: &Path) -> Result<(), CriuError> {
+        self.images_request(ReqType::CpuinfoCheck, "CPUINFO_CHECK", images_dir)
+    }
+
+    fn images_request(&self, kind: ReqType, request: &'static str, images_dir: &Path) -> Result<(), CriuError> {
+        let images_fd = open_dir(images_dir)?;
+        let opts = Opts { images_dir_fd: images_fd.as_raw_fd(), ..Default::default() };
+        let mut session = Session::start(&self.binary)?;
+        let resp = session.call(&Req { r#type: kind as i32, opts: Some(opts), ..Default::default() }, request)?;
+        session.finish();
+        drop(images_fd);
+        if resp.success {
+            Ok(())
+        } else {
+            Err(failure(request, &resp, None))
+        }
+    }
+
     /// Dumps the process tree that `opts.pid` names into `images_dir`,
     /// writing CRIU's log as `work_dir/<opts.log_file>`.
     ///
-    /// Every NOTIFY message is acknowledged so that CRIU goes on; `on_notify`
-    /// sees each one first, for progress reporting.
+    /// `on_notify` sees every NOTIFY message ("pre-dump", "post-dump", ...)
+    /// before it is answered; returning false makes CRIU abort the dump, and
+    /// thaw the tree. "post-dump" arrives while the tree is still frozen,
+    /// which makes it the moment to copy files that must match the dump.
     pub fn dump(
         &self,
         mut opts: Opts,
         images_dir: &Path,
         work_dir: &Path,
-        mut on_notify: impl FnMut(&str),
+        mut on_notify: impl FnMut(&str) -> bool,
     ) -> Result<DumpOutcome, CriuError> {
         let images_fd = open_dir(images_dir)?;
         let work_fd = open_dir(work_dir)?;
@@ -128,11 +155,11 @@ impl CriuClient {
             match ReqType::try_from(resp.r#type) {
                 Ok(ReqType::Notify) => {
                     let script = resp.notify.and_then(|notify| notify.script).unwrap_or_default();
-                    on_notify(&script);
+                    let go_on = on_notify(&script);
                     notifications.push(script);
                     session.send(&Req {
                         r#type: ReqType::Notify as i32,
-                        notify_success: Some(true),
+                        notify_success: Some(go_on),
                         ..Default::default()
                     })?;
                 }

@@ -18,7 +18,7 @@ use bollard::Docker;
 use miette::Diagnostic;
 use thiserror::Error;
 
-pub use snapshot::{ContainerSnapshot, MountRecord, NetworkRecord};
+pub use snapshot::{ContainerSnapshot, MountRecord, NetworkRecord, SourceKind};
 
 /// The engine's socket when DOCKER_HOST does not name another.
 pub const DEFAULT_SOCKET: &str = "/var/run/docker.sock";
@@ -153,6 +153,35 @@ impl Engine {
         }
     }
 
+    /// Returns a named volume's folder on the host, or `None` when the engine
+    /// has no volume of that name.
+    pub async fn volume_mountpoint(&self, name: &str) -> Result<Option<PathBuf>, DockerError> {
+        match self.client.inspect_volume(name).await {
+            Ok(volume) => Ok(Some(PathBuf::from(volume.mountpoint))),
+            Err(BollardError::DockerResponseServerError { status_code: 404, .. }) => Ok(None),
+            Err(error) => Err(self.api_error(&format!("inspecting volume {name}"), error)),
+        }
+    }
+
+    /// Creates a named volume with the local driver and returns its folder.
+    pub async fn create_volume(&self, name: &str) -> Result<PathBuf, DockerError> {
+        let request = bollard::models::VolumeCreateRequest { name: Some(name.to_string()), ..Default::default() };
+        let volume = self
+            .client
+            .create_volume(request)
+            .await
+            .map_err(|error| self.api_error(&format!("creating volume {name}"), error))?;
+        Ok(PathBuf::from(volume.mountpoint))
+    }
+
+    /// Removes a named volume.
+    pub async fn remove_volume(&self, name: &str) -> Result<(), DockerError> {
+        self.client
+            .remove_volume(name, None::<bollard::query_parameters::RemoveVolumeOptions>)
+            .await
+            .map_err(|error| self.api_error(&format!("removing volume {name}"), error))
+    }
+
     /// Creates (without starting) a container named `name` from a snapshot
     /// of another container's configuration. Returns the new container's id.
     pub async fn create_container(&self, name: &str, snapshot: &ContainerSnapshot) -> Result<String, DockerError> {
@@ -189,6 +218,12 @@ impl Engine {
             other => DockerError::Unreachable { socket: self.socket.clone(), source: Box::new(other) },
         }
     }
+}
+
+/// The overlay2 folders of a container, from its inspect output.
+pub fn overlay_dir(inspect: &ContainerInspectResponse, key: &str) -> Option<PathBuf> {
+    let driver = inspect.graph_driver.as_ref()?;
+    driver.data.get(key).filter(|dir| !dir.is_empty()).map(PathBuf::from)
 }
 
 /// The engine's unix socket: DOCKER_HOST when it names one, else the default.

@@ -52,18 +52,33 @@ pub struct ContainerSnapshot {
     pub host_config: serde_json::Value,
 }
 
-/// A bind mount or volume of the container.
+/// A bind mount, named volume or tmpfs mount of the container.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MountRecord {
     /// "bind", "volume" or "tmpfs".
     pub kind: String,
-    /// The host path (bind) or the volume's folder on the host (volume).
+    /// The host path (bind), the volume's folder on the host (volume), or
+    /// empty (tmpfs).
     pub source: String,
     pub destination: String,
     /// The volume's name, for volumes.
     pub name: Option<String>,
     pub read_only: bool,
     pub propagation: Option<String>,
+    /// Mount options as the engine reports them (tmpfs size and mode).
+    #[serde(default)]
+    pub options: Option<String>,
+    /// Whether the bind source was a file or a folder when checkpointed, so
+    /// that a missing source can be made again of the right kind.
+    #[serde(default)]
+    pub source_kind: Option<SourceKind>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SourceKind {
+    File,
+    Directory,
 }
 
 /// One network the container was attached to.
@@ -94,7 +109,10 @@ impl ContainerSnapshot {
                 name: mount.name.clone().filter(|name| !name.is_empty()),
                 read_only: !mount.rw.unwrap_or(true),
                 propagation: mount.propagation.clone().filter(|p| !p.is_empty()),
+                options: None,
+                source_kind: None,
             })
+            .chain(tmpfs_mounts(&host))
             .collect();
 
         let mut networks: Vec<NetworkRecord> = inspect
@@ -223,6 +241,31 @@ impl ContainerSnapshot {
             ..Default::default()
         }
     }
+}
+
+/// The tmpfs mounts of a HostConfig, given with `--tmpfs` or `--mount type=tmpfs`;
+/// the engine leaves them out of the inspect output's Mounts.
+fn tmpfs_mounts(host: &HostConfig) -> Vec<MountRecord> {
+    let from_flag = host.tmpfs.iter().flatten().map(|(destination, options)| MountRecord {
+        kind: "tmpfs".to_string(),
+        destination: destination.clone(),
+        options: Some(options.clone()).filter(|options| !options.is_empty()),
+        ..Default::default()
+    });
+    let from_mounts = host
+        .mounts
+        .iter()
+        .flatten()
+        .filter(|mount| mount.typ == Some(MountType::TMPFS))
+        .map(|mount| MountRecord {
+            kind: "tmpfs".to_string(),
+            destination: mount.target.clone().unwrap_or_default(),
+            read_only: mount.read_only.unwrap_or(false),
+            ..Default::default()
+        });
+    let mut mounts: Vec<MountRecord> = from_flag.chain(from_mounts).collect();
+    mounts.sort_by(|a, b| a.destination.cmp(&b.destination));
+    mounts
 }
 
 impl MountRecord {

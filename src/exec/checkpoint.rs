@@ -14,12 +14,13 @@ use serde::Serialize;
 
 use super::{blocking, require_root, ExecError};
 use crate::checkpoint::manifest::{DumpStats, EngineRecord};
-use crate::checkpoint::{self, CheckpointDir, Manifest, MANIFEST_FORMAT};
+use crate::checkpoint::{self, CheckpointDir, FilesRecord, Manifest, MANIFEST_FORMAT};
 use crate::criu::options::{dump_options, DumpFlags, DumpTarget};
 use crate::criu::{CriuClient, CriuError, KernelVersion};
-use crate::docker::{ContainerSnapshot, Engine};
+use crate::docker::{overlay_dir, ContainerSnapshot, Engine, SourceKind};
 use crate::image;
 use crate::linux;
+use crate::rootfs;
 
 /// The engine's state folders for a container's OCI bundle, newest layout
 /// first: Docker's own containerd, then a system containerd.
@@ -27,6 +28,9 @@ const BUNDLE_ROOTS: &[&str] = &[
     "/run/docker/containerd/daemon/io.containerd.runtime.v2.task/moby",
     "/run/containerd/io.containerd.runtime.v2.task/moby",
 ];
+
+/// CRIU's notification sent after the dump, while the tree is still frozen.
+const POST_DUMP: &str = "post-dump";
 
 /// Paths Docker masks when the runtime spec cannot be read (Docker 20.10's
 /// defaults).
@@ -53,6 +57,10 @@ pub struct CheckpointRequest {
     /// The checkpoint's name; a timestamped one when absent.
     pub name: Option<String>,
     pub flags: DumpFlags,
+    /// Leave the writable layer's changes out of the checkpoint.
+    pub ignore_rootfs: bool,
+    /// Also save the contents of named volumes.
+    pub with_volumes: bool,
 }
 
 /// What a successful checkpoint made.
@@ -85,7 +93,8 @@ pub async fn checkpoint(
     let criu_version = blocking(|| criu.ensure_supports(kernel)).await?;
     let engine_info = engine.info().await?;
     let inspect = engine.inspect_container(&request.container).await?;
-    let snapshot = ContainerSnapshot::from_inspect(&inspect);
+    let mut snapshot = ContainerSnapshot::from_inspect(&inspect);
+    record_source_kinds(&mut snapshot);
     let pid = running_pid(&request.container, &inspect)?;
     let root = merged_dir(&request.container, &inspect)?;
     let spec = read_runtime_spec(&snapshot.id);
@@ -94,12 +103,30 @@ pub async fn checkpoint(
     let descriptors = linux::stdio_targets(pid)
         .map_err(|source| ExecError::ContainerState { container: snapshot.name.clone(), what: "the standard descriptors", source })?;
 
+    let files = FileCapture {
+        upper: (!request.ignore_rootfs).then(|| overlay_dir(&inspect, "UpperDir")).flatten(),
+        mount_points: linux::mountinfo(pid)
+            .map(|mounts| mounts.into_iter().map(|mount| mount.mount_point).filter(|point| point != "/").collect())
+            .unwrap_or_default(),
+        volumes: if request.with_volumes {
+            snapshot
+                .mounts
+                .iter()
+                .filter(|mount| mount.kind == "volume")
+                .filter_map(|mount| Some((mount.name.clone()?, PathBuf::from(&mount.source))))
+                .collect()
+        } else {
+            Vec::new()
+        },
+    };
+
     let name = request.name.clone().unwrap_or_else(default_name);
     let dir = CheckpointDir::create(&request.output, &snapshot.name, &name)?;
     progress(&format!("dumping {} (pid {pid}) into {}", snapshot.name, dir.root().display()));
 
-    match write_checkpoint(criu, &dir, &inspect, spec.as_ref(), &descriptors, &target, request.flags, progress).await {
-        Ok(stats) => {
+    let written = write_checkpoint(criu, &dir, &inspect, spec.as_ref(), &descriptors, &target, request.flags, &files, progress).await;
+    match written {
+        Ok((stats, files)) => {
             let manifest = Manifest {
                 format: MANIFEST_FORMAT.to_string(),
                 name: name.clone(),
@@ -118,6 +145,7 @@ pub async fn checkpoint(
                 container: snapshot.clone(),
                 dump: target,
                 stats,
+                files,
             };
             if let Err(error) = dir.write_manifest(&manifest) {
                 dir.discard();
@@ -142,6 +170,44 @@ pub async fn checkpoint(
     }
 }
 
+/// The files copied while CRIU holds the tree frozen, so that they match the
+/// dumped processes exactly.
+struct FileCapture {
+    /// The container's overlay upper folder; `None` leaves the layer out.
+    upper: Option<PathBuf>,
+    /// Every mount point of the container, whose contents are not the layer's.
+    mount_points: Vec<String>,
+    /// Named volumes to save, with their folders on the host.
+    volumes: Vec<(String, PathBuf)>,
+}
+
+impl FileCapture {
+    fn save(&self, dir: &CheckpointDir) -> Result<FilesRecord, ExecError> {
+        let mut record = FilesRecord::default();
+        if let Some(upper) = &self.upper {
+            let changes = rootfs::export_layer(
+                upper,
+                &self.mount_points,
+                &dir.path_of(rootfs::ROOTFS_DIFF),
+                &dir.path_of(rootfs::DELETED_FILES),
+            )?;
+            record.rootfs_diff = true;
+            record.changed = changes.changed;
+            record.deleted = changes.deleted.len();
+        }
+        if !self.volumes.is_empty() {
+            let volumes_dir = dir.path_of(rootfs::VOLUMES_DIR);
+            std::fs::create_dir_all(&volumes_dir)
+                .map_err(|source| checkpoint::CheckpointError::Io { action: "create", path: volumes_dir.clone(), source })?;
+            for (name, folder) in &self.volumes {
+                rootfs::export_folder(folder, &volumes_dir.join(format!("{name}.tar")))?;
+                record.volumes.push(name.clone());
+            }
+        }
+        Ok(record)
+    }
+}
+
 #[allow(clippy::too_many_arguments)]
 async fn write_checkpoint(
     criu: &CriuClient,
@@ -151,8 +217,9 @@ async fn write_checkpoint(
     descriptors: &[String],
     target: &DumpTarget,
     flags: DumpFlags,
+    files: &FileCapture,
     progress: &(dyn Fn(&str) + Sync),
-) -> Result<Option<DumpStats>, ExecError> {
+) -> Result<(Option<DumpStats>, FilesRecord), ExecError> {
     dir.write_file(checkpoint::CONFIG_DUMP, &to_json(inspect))?;
     if let Some(spec) = spec {
         dir.write_file(checkpoint::SPEC_DUMP, &to_json(spec))?;
@@ -161,17 +228,43 @@ async fn write_checkpoint(
     std::fs::write(&descriptors_path, to_json(descriptors))
         .map_err(|source| checkpoint::CheckpointError::Io { action: "write", path: descriptors_path, source })?;
 
+    // The CPU features let a restore on another host refuse early, before
+    // CRIU fails half way. Older CRIU builds without the request still dump.
+    let cpuinfo_dir = dir.path_of(checkpoint::CPUINFO_DIR);
+    let cpuinfo = std::fs::create_dir(&cpuinfo_dir).is_ok()
+        && blocking(|| criu.cpuinfo_dump(&cpuinfo_dir))
+            .await
+            .map_err(|error| tracing::warn!(%error, "CRIU could not record the CPU features"))
+            .is_ok();
+
     let opts = dump_options(target, flags);
     let images_dir = dir.images_dir();
     let work_dir = dir.root().to_path_buf();
-    blocking(|| {
+    let mut saved: Option<Result<FilesRecord, ExecError>> = None;
+    let dumped = blocking(|| {
         criu.dump(opts, &images_dir, &work_dir, |stage| {
             if !stage.is_empty() {
                 progress(&format!("criu: {stage}"));
             }
+            if stage == POST_DUMP {
+                progress("saving the writable layer and volumes while the container is frozen");
+                let result = files.save(dir);
+                let ok = result.is_ok();
+                saved = Some(result);
+                return ok;
+            }
+            true
         })
     })
-    .await?;
+    .await;
+    // A failed file copy aborts the dump; its error is the one to report.
+    let mut record = match (dumped, saved) {
+        (_, Some(Err(error))) => return Err(error),
+        (Err(error), _) => return Err(error.into()),
+        (Ok(_), Some(Ok(record))) => record,
+        (Ok(_), None) => files.save(dir)?,
+    };
+    record.cpuinfo = cpuinfo;
 
     dir.lift_stats()?;
     let stats = image::read_dump_stats(&dir.path_of(checkpoint::STATS_DUMP))
@@ -186,7 +279,21 @@ async fn write_checkpoint(
             pages_scanned: entry.pages_scanned,
             pages_written: entry.pages_written,
         });
-    Ok(stats)
+    Ok((stats, record))
+}
+
+/// Notes whether each bind source is a file or a folder, so that a restore
+/// can make a missing one again of the same kind.
+fn record_source_kinds(snapshot: &mut ContainerSnapshot) {
+    for mount in snapshot.mounts.iter_mut().filter(|mount| mount.kind == "bind") {
+        mount.source_kind = std::fs::metadata(&mount.source).ok().map(|meta| {
+            if meta.is_dir() {
+                SourceKind::Directory
+            } else {
+                SourceKind::File
+            }
+        });
+    }
 }
 
 /// Pretty JSON for the files written beside the images; these types
@@ -232,11 +339,10 @@ fn running_pid(container: &str, inspect: &ContainerInspectResponse) -> Result<i3
 }
 
 fn merged_dir(container: &str, inspect: &ContainerInspectResponse) -> Result<String, ExecError> {
-    let driver = inspect.graph_driver.clone().unwrap_or_default();
-    match driver.data.get("MergedDir") {
-        Some(merged) if !merged.is_empty() => Ok(merged.clone()),
-        _ => Err(ExecError::UnsupportedStorage { container: container.to_string(), driver: driver.name }),
-    }
+    overlay_dir(inspect, "MergedDir").map(|dir| dir.to_string_lossy().into_owned()).ok_or_else(|| {
+        let driver = inspect.graph_driver.as_ref().map(|driver| driver.name.clone()).unwrap_or_default();
+        ExecError::UnsupportedStorage { container: container.to_string(), driver }
+    })
 }
 
 /// Reads the OCI runtime spec the container was started with, from the

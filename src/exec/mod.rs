@@ -15,6 +15,7 @@ use crate::checkpoint::CheckpointError;
 use crate::criu::CriuError;
 use crate::docker::DockerError;
 use crate::image::ImageError;
+use crate::rootfs::RootfsError;
 
 #[derive(Debug, Error, Diagnostic)]
 pub enum ExecError {
@@ -33,6 +34,14 @@ pub enum ExecError {
     #[error(transparent)]
     #[diagnostic(transparent)]
     Image(#[from] ImageError),
+
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Rootfs(#[from] RootfsError),
+
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Preflight(#[from] restore::PreflightError),
 
     #[error("docker-cr must run as root")]
     #[diagnostic(
@@ -71,27 +80,6 @@ pub enum ExecError {
         #[source]
         source: std::io::Error,
     },
-
-    #[error("the Docker engine is not in experimental mode")]
-    #[diagnostic(
-        code(docker_cr::engine_not_experimental),
-        help("the engine restores checkpoints only in experimental mode: start dockerd with --experimental, or set \"experimental\": true in /etc/docker/daemon.json and restart it")
-    )]
-    EngineNotExperimental,
-
-    #[error("a container named {name} already exists")]
-    #[diagnostic(
-        code(docker_cr::name_taken),
-        help("choose another --new-name, or remove the old container with `docker rm -f {name}` if it is no longer needed")
-    )]
-    NameTaken { name: String },
-
-    #[error("the image {image} is not on this host")]
-    #[diagnostic(
-        code(docker_cr::image_missing),
-        help("the restored container needs the image it was checkpointed from: `docker pull {image}`, or `docker save` it on the source host and `docker load` it here")
-    )]
-    ImageMissing { image: String },
 
     #[error("could not stage the checkpoint images in {path}")]
     #[diagnostic(code(docker_cr::stage_failed), help("check free space and permissions under the engine's root folder"))]

@@ -200,6 +200,21 @@ pub fn stderr_of(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
+/// Returns stderr with miette's line wrapping undone: line breaks, frame
+/// characters and indentation become single spaces, so that a message can
+/// be searched for whatever the width it was wrapped at.
+pub fn diagnostic_of(output: &Output) -> String {
+    let text = stderr_of(output);
+    let mut flat = String::with_capacity(text.len());
+    for word in text.split(|c: char| c.is_whitespace() || "│├╰─▶×".contains(c)).filter(|word| !word.is_empty()) {
+        if !flat.is_empty() {
+            flat.push(' ');
+        }
+        flat.push_str(word);
+    }
+    flat
+}
+
 /// Returns stdout as text.
 pub fn stdout_of(output: &Output) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
