@@ -11,13 +11,13 @@ pub struct MountInfo {
     /// The path inside the mounted filesystem that is mounted here ("/" for
     /// a whole filesystem, "/null" for a bind of a /dev/null node).
     pub root: String,
-    /// Where it is mounted, as the process sees it.
+    /// The mount point, in the process's view of the file system.
     pub mount_point: String,
     pub fs_type: String,
     pub source: String,
 }
 
-/// Reads the mount table that process `pid` sees.
+/// Reads the mount table of process `pid`.
 pub fn mountinfo(pid: i32) -> io::Result<Vec<MountInfo>> {
     let text = fs::read_to_string(format!("/proc/{pid}/mountinfo"))?;
     Ok(parse_mountinfo(&text))
@@ -71,7 +71,7 @@ pub fn is_root() -> bool {
     nix::unistd::geteuid().is_root()
 }
 
-/// The host's name, for the manifest.
+/// Returns the host's name, for the manifest.
 pub fn hostname() -> String {
     nix::unistd::gethostname()
         .ok()

@@ -53,7 +53,7 @@ pub enum RootfsError {
     },
 }
 
-/// What an export of the writable layer wrote.
+/// The changes an export or apply of the writable layer covered.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct LayerChanges {
     /// Files, folders and links written to the tar, relative to the root.
@@ -225,7 +225,8 @@ mod tests {
         assert_eq!(applied.deleted, vec!["/etc/motd".to_string()]);
         assert_eq!(fs::read_to_string(target.path().join("etc/app.conf")).unwrap(), "mode=warm\n");
         let motd = fs::symlink_metadata(target.path().join("etc/motd")).unwrap();
-        assert!(motd.file_type().is_char_device() && motd.rdev() == 0, "deletions become whiteouts");
+        assert!(motd.file_type().is_char_device(), "deletions become whiteouts");
+        assert_eq!(motd.rdev(), 0, "a whiteout is the device 0:0");
         assert!(!target.path().join("data").exists(), "mount points are left out");
     }
 

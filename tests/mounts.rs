@@ -52,7 +52,7 @@ fn lines_in(path: &Path) -> usize {
 }
 
 #[test]
-fn every_mount_kind_and_layer_survive_restore_after_removal() {
+fn all_mount_kinds_survive_restore() {
     if !host_ready() {
         return;
     }
@@ -105,7 +105,7 @@ fn every_mount_kind_and_layer_survive_restore_after_removal() {
     assert_eq!(exec(&restored, "test -e /bin/vi && echo present || echo gone"), "gone", "a deleted file stays deleted");
     assert_eq!(exec(&restored, "cat /cache/state"), "vol", "the volume is mounted again");
     assert_eq!(exec(&restored, "cat /ro/ro.txt"), "read only");
-    assert!(exec(&restored, "touch /ro/x 2>&1 || echo refused").contains("refused"), "the read-only mount stays read only");
+    assert!(exec(&restored, "touch /ro/x 2>&1 || echo rejected").contains("rejected"), "the read-only mount stays read only");
     assert_eq!(exec(&restored, "cat /data/greeting"), "hello");
     assert_eq!(exec(&restored, "readlink /proc/1/fd/3"), "/data/log", "the open file is open again");
     assert!(
@@ -138,11 +138,12 @@ fn moved_bind_source_restores_with_mount_map() {
     // Without the map and without auto-fix, the missing source is named
     // with both fixes, and nothing is created.
     let restored = containers.track(&unique_name("moved-restored"));
-    let refused = restore(&checkpoint, &restored, &["--auto-fix-mounts=false"]);
-    assert_eq!(refused.status.code(), Some(1));
-    let message = diagnostic_of(&refused);
+    let rejected = restore(&checkpoint, &restored, &["--auto-fix-mounts=false"]);
+    assert_eq!(rejected.status.code(), Some(1));
+    let message = diagnostic_of(&rejected);
     assert!(message.contains(&format!("the source {} of the bind mount at /data does not exist", old.display())), "{message}");
-    assert!(message.contains("--auto-fix-mounts") && message.contains("--mount-map"), "{message}");
+    assert!(message.contains("--auto-fix-mounts"), "{message}");
+    assert!(message.contains("--mount-map"), "{message}");
     assert!(!old.exists(), "nothing is created");
     assert_eq!(docker(&["inspect", &restored]).status.code(), Some(1), "no container is created");
 
@@ -183,9 +184,9 @@ fn missing_bind_sources_are_created_of_their_kind() {
     assert!(result.status.success(), "restore failed: {}", stderr_of(&result));
     assert!(folder.is_dir(), "a folder source is made again as a folder");
     assert!(file.is_file(), "a file source is made again as a file");
-    let said = stdout_of(&result) + &stderr_of(&result);
-    assert!(said.contains(&format!("{}", folder.display())), "each created path is named:\n{said}");
-    assert!(said.contains(&format!("{}", file.display())), "each created path is named:\n{said}");
+    let printed = stdout_of(&result) + &stderr_of(&result);
+    assert!(printed.contains(&format!("{}", folder.display())), "each created path is named:\n{printed}");
+    assert!(printed.contains(&format!("{}", file.display())), "each created path is named:\n{printed}");
     assert!(is_running(&restored));
 }
 
@@ -240,7 +241,7 @@ fn saved_volume_is_recreated_on_restore() {
 }
 
 #[test]
-fn missing_volume_without_saved_contents_is_refused() {
+fn unsaved_missing_volume_is_rejected() {
     if !host_ready() {
         return;
     }
@@ -277,7 +278,7 @@ fn ignore_rootfs_leaves_layer_out() {
 }
 
 #[test]
-fn failed_restore_keeps_log_and_removes_what_it_made() {
+fn failed_restore_keeps_log_cleans_up() {
     if !host_ready() {
         return;
     }

@@ -1,4 +1,4 @@
-//! docker-cr's manifest: what a checkpoint holds and how it was made, so that
+//! docker-cr's manifest: the contents of a checkpoint and how it was made, so that
 //! a restore on another host, or a reader years later, needs nothing but the
 //! folder.
 
@@ -32,9 +32,9 @@ pub struct Manifest {
     pub engine: EngineRecord,
     /// The container's configuration as the engine reported it.
     pub container: ContainerSnapshot,
-    /// What CRIU was asked to dump.
+    /// The process tree and external mounts CRIU was asked to dump.
     pub dump: DumpTarget,
-    /// What CRIU measured, when its statistics could be read.
+    /// CRIU's measurements, when its statistics could be read.
     pub stats: Option<DumpStats>,
     /// The files carried beside the images.
     #[serde(default)]

@@ -17,7 +17,7 @@
 //! ```
 //!
 //! A folder counts as a checkpoint once its manifest is written, which is
-//! the last step of a checkpoint; a folder without one is a half-made
+//! the last step of a checkpoint. A folder without one is a half-made
 //! checkpoint and is never restored.
 
 pub mod manifest;
@@ -39,7 +39,7 @@ pub const STATS_DUMP: &str = "stats-dump";
 pub const DUMP_LOG: &str = "dump.log";
 pub const MANIFEST: &str = "manifest.json";
 /// The folder of CRIU's cpuinfo.img. It is kept apart from the images so
-/// that the restore runc runs never sees it.
+/// that the restore runc runs never reads it.
 pub const CPUINFO_DIR: &str = "cpuinfo";
 /// runc's record of what the init process's stdio pointed to.
 pub const DESCRIPTORS: &str = "descriptors.json";

@@ -14,8 +14,8 @@ use crate::cli::{Cli, Command};
 use crate::criu::CriuClient;
 
 /// Runs the command the user asked for. An `Err` is reported by `main` and
-/// exits with 1; a command whose findings say "no" (as `check` does) exits
-/// with 1 through its `ExitCode`.
+/// exits with 1. A command whose findings are negative (as `check` can be)
+/// exits with 1 through its `ExitCode`.
 pub async fn run(cli: Cli) -> miette::Result<ExitCode> {
     let criu = CriuClient::new(&cli.criu);
     match cli.command {

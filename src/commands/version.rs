@@ -13,7 +13,7 @@ use super::print_json;
 #[derive(Debug, Serialize)]
 struct Versions {
     docker_cr: String,
-    /// None when CRIU could not be run; `error` says why.
+    /// None when CRIU could not be run, with the reason in `criu_error`.
     criu: Option<String>,
     criu_error: Option<String>,
     engine: Option<String>,
@@ -21,9 +21,9 @@ struct Versions {
     engine_error: Option<String>,
 }
 
-/// Prints every version it can find; a missing CRIU or engine is reported
-/// in place of its version, not as a failure, because `version` is what
-/// people run to find out what is missing.
+/// Prints every version it can find. A missing CRIU or engine is reported
+/// in place of its version, not as a failure, because people run `version`
+/// to find out what is missing.
 pub async fn run(criu: &CriuClient, args: FormatArgs) -> miette::Result<ExitCode> {
     let (criu_version, criu_error) = match tokio::task::block_in_place(|| criu.version()) {
         Ok(version) => (Some(version.to_string()), None),

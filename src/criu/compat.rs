@@ -1,4 +1,4 @@
-//! Which CRIU release can work on which kernel.
+//! The kernel limits of CRIU releases.
 //!
 //! Two kernel changes broke older CRIU releases in ways that look unrelated
 //! to the version when they happen, so docker-cr checks them up front and
@@ -88,7 +88,7 @@ pub struct KernelLimit {
     pub kernel: KernelVersion,
     /// The first CRIU release that copes with it.
     pub criu: CriuVersion,
-    /// What goes wrong with an older CRIU, in the user's terms.
+    /// The failure an older CRIU shows, in the user's terms.
     pub symptom: &'static str,
 }
 
@@ -155,7 +155,7 @@ mod tests {
     }
 
     #[test]
-    fn criu_4_1_cannot_dump_inet_on_6_16() {
+    fn criu_4_1_fails_inet_on_6_16() {
         let limit = unmet_kernel_limit(CriuVersion::new(4, 1, 1), KernelVersion::new(6, 18, 44)).unwrap();
         assert_eq!(limit.criu, CriuVersion::new(4, 2, 0));
         assert!(limit.symptom.contains("inet socket"));

@@ -1,4 +1,4 @@
-//! What a CRIU log's errors usually mean, and what to do about them.
+//! Hints for CRIU's log errors: the usual cause and the next step.
 //!
 //! CRIU's messages name the failing step, not the user's mistake; these
 //! patterns map the failure kinds docker-cr users meet most to a next step.

@@ -1,5 +1,5 @@
 //! The CRIU adapter: a client of CRIU's RPC protocol (`criu swrk`), the
-//! runc-compatible dump options, and the rules that say which CRIU can work
+//! runc-compatible dump options, and the rules of which CRIU release works
 //! on which kernel.
 //!
 //! Nothing here knows about Docker: callers hand in paths, PIDs and mount
@@ -30,7 +30,7 @@ pub use rpc::{CriuClient, DumpOutcome};
 pub const CRIU_ENV: &str = "DOCKER_CR_CRIU";
 
 /// The log line CRIU prints on every run on hosts whose hard limit on open
-/// files is below what CRIU asks for. It is harmless and never the cause of a
+/// files is below what CRIU requests. It is harmless and never the cause of a
 /// failure, so it is left out of every excerpt shown to the user.
 pub const HARMLESS_RLIMIT_LINE: &str = "Can't setup RLIMIT_NOFILE for self";
 

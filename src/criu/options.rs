@@ -23,7 +23,7 @@ pub const MASKED_FILE_SOURCE: &str = "/dev/null";
 /// The name of CRIU's log inside the work folder.
 pub const DUMP_LOG: &str = "dump.log";
 
-/// What the user chose for a dump.
+/// The user's options for a dump.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DumpFlags {
     /// Leave the processes running after the dump instead of killing them.

@@ -26,7 +26,7 @@ use super::{log_error_excerpt, CriuError};
 /// How many error lines of CRIU's log a failure shows.
 const LOG_EXCERPT_LINES: usize = 6;
 
-/// What a successful dump returns.
+/// The result of a successful dump.
 #[derive(Debug, Clone)]
 pub struct DumpOutcome {
     /// The notifications CRIU sent along the way, in order ("pre-dump",
@@ -126,7 +126,7 @@ impl CriuClient {
     /// Dumps the process tree that `opts.pid` names into `images_dir`,
     /// writing CRIU's log as `work_dir/<opts.log_file>`.
     ///
-    /// `on_notify` sees every NOTIFY message ("pre-dump", "post-dump", ...)
+    /// `on_notify` receives every NOTIFY message ("pre-dump", "post-dump", ...)
     /// before it is answered; returning false makes CRIU abort the dump, and
     /// thaw the tree. "post-dump" arrives while the tree is still frozen,
     /// which makes it the moment to copy files that must match the dump.

@@ -1,7 +1,7 @@
 //! CRIU options for restores that the engine drives.
 //!
 //! When Docker restores a container, runc runs CRIU with options of its own
-//! choosing; the only way to add more is CRIU's configuration file for runc,
+//! choosing. The only way to add more is CRIU's configuration file for runc,
 //! `/etc/criu/runc.conf`, which runc (1.1 and later) hands to CRIU for every
 //! dump and restore. docker-cr writes its lines there for the length of one
 //! restore and then puts the previous content back. The file is global to the
@@ -24,7 +24,7 @@ pub const RUNC_CONFIG: &str = "/etc/criu/runc.conf";
 /// The lock that serialises docker-cr's edits of the file.
 const LOCK_FILE: &str = "/run/docker-cr-runc-conf.lock";
 
-/// Marks the lines docker-cr adds, so a reader of the file knows whose they are.
+/// The comment above docker-cr's lines, naming their owner for a reader.
 const MARKER: &str = "# added by docker-cr for one restore; removed when it ends";
 
 /// Holds `/etc/criu/runc.conf` with docker-cr's lines in it; dropping it puts

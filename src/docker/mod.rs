@@ -63,7 +63,7 @@ pub enum DockerError {
     },
 }
 
-/// What docker-cr needs to know about the engine itself.
+/// The engine's version, root folder and modes.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct EngineInfo {
     pub version: String,
@@ -220,13 +220,15 @@ impl Engine {
     }
 }
 
-/// The overlay2 folders of a container, from its inspect output.
+/// Returns an overlay2 folder of a container ("MergedDir", "UpperDir")
+/// from its inspect output.
 pub fn overlay_dir(inspect: &ContainerInspectResponse, key: &str) -> Option<PathBuf> {
     let driver = inspect.graph_driver.as_ref()?;
     driver.data.get(key).filter(|dir| !dir.is_empty()).map(PathBuf::from)
 }
 
-/// The engine's unix socket: DOCKER_HOST when it names one, else the default.
+/// Returns the engine's unix socket: DOCKER_HOST when it names one, else the
+/// default.
 pub fn socket_path() -> String {
     match std::env::var("DOCKER_HOST") {
         Ok(host) if host.starts_with("unix://") => host.trim_start_matches("unix://").to_string(),

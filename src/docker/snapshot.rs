@@ -243,7 +243,7 @@ impl ContainerSnapshot {
     }
 }
 
-/// The tmpfs mounts of a HostConfig, given with `--tmpfs` or `--mount type=tmpfs`;
+/// Collects the tmpfs mounts of a HostConfig, given with `--tmpfs` or `--mount type=tmpfs`;
 /// the engine leaves them out of the inspect output's Mounts.
 fn tmpfs_mounts(host: &HostConfig) -> Vec<MountRecord> {
     let from_flag = host.tmpfs.iter().flatten().map(|(destination, options)| MountRecord {

@@ -1,7 +1,7 @@
 //! `POST /containers/{id}/start?checkpoint=NAME`, which bollard does not
 //! offer, sent as one HTTP/1.1 request over the engine's unix socket.
 //!
-//! The engine answers 204 when the container runs, or an error status with
+//! The engine returns 204 when the container runs, or an error status with
 //! a JSON body `{"message": "..."}` that carries runc's and CRIU's complaint.
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -36,7 +36,7 @@ pub(super) async fn start_from_checkpoint(
     let (status, body) = parse_response(&response).ok_or_else(|| DockerError::Api {
         action: action.clone(),
         status: 0,
-        message: "the engine's answer is not an HTTP response".to_string(),
+        message: "the engine's response is not valid HTTP".to_string(),
     })?;
     if (200..300).contains(&status) {
         return Ok(());
@@ -70,7 +70,7 @@ fn dechunk(mut body: &str) -> String {
     out
 }
 
-/// The engine's `message` field, or the raw body when it is not JSON.
+/// Extracts the engine's `message` field, or the raw body when it is not JSON.
 fn error_message(body: &str) -> String {
     serde_json::from_str::<serde_json::Value>(body)
         .ok()

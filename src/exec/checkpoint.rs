@@ -47,7 +47,7 @@ const DEFAULT_MASKED_PATHS: &[&str] = &[
     "/sys/firmware",
 ];
 
-/// What to checkpoint and how.
+/// A checkpoint request: the container, where to write, and the options.
 #[derive(Debug, Clone)]
 pub struct CheckpointRequest {
     /// The container's name or id.
@@ -63,7 +63,7 @@ pub struct CheckpointRequest {
     pub with_volumes: bool,
 }
 
-/// What a successful checkpoint made.
+/// The result of a successful checkpoint.
 #[derive(Debug, Clone, Serialize)]
 pub struct CheckpointReport {
     pub container: String,
@@ -71,7 +71,7 @@ pub struct CheckpointReport {
     pub name: String,
     pub path: PathBuf,
     pub size_bytes: u64,
-    /// How long CRIU kept the processes frozen, when its statistics say.
+    /// How long CRIU kept the processes frozen, from its statistics.
     pub frozen_time: Option<Duration>,
     pub duration: Duration,
     pub leave_running: bool,
@@ -170,8 +170,8 @@ pub async fn checkpoint(
     }
 }
 
-/// The files copied while CRIU holds the tree frozen, so that they match the
-/// dumped processes exactly.
+/// The files copied while CRIU keeps the tree frozen, so that they match
+/// the dumped processes exactly.
 struct FileCapture {
     /// The container's overlay upper folder; `None` leaves the layer out.
     upper: Option<PathBuf>,

@@ -13,7 +13,7 @@ pub struct Finding {
     /// The requirement, as a short noun phrase.
     pub requirement: &'static str,
     pub ok: bool,
-    /// What was found.
+    /// The observed state.
     pub detail: String,
     /// How to fix it, for a failed check.
     pub fix: Option<String>,
@@ -109,7 +109,7 @@ pub async fn check_host(criu: &CriuClient) -> Vec<Finding> {
     findings
 }
 
-/// The findings for an engine that could not be asked anything.
+/// Builds the findings for an engine that could not be reached.
 fn engine_failure(detail: &str) -> [Finding; 2] {
     [
         Finding::fail(

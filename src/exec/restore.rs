@@ -35,8 +35,8 @@ use crate::rootfs;
 /// counts as done; a tree that CRIU restored wrongly usually dies at once.
 const SETTLE_TIME: Duration = Duration::from_millis(500);
 
-/// Where placeholders for skipped mounts live; they must outlive the
-/// restore, because the restored processes keep them mounted.
+/// The folder of the placeholders for skipped mounts. They outlive the
+/// restore because the restored processes keep them mounted.
 const PLACEHOLDER_ROOT: &str = "/var/lib/docker-cr/skipped-mounts";
 
 /// How many error lines of CRIU's restore log a failure shows.
@@ -266,8 +266,8 @@ async fn preflight(
     Ok(())
 }
 
-/// Replaces bind-mount sources as the maps say; a map that matches nothing
-/// is a problem, because it is most likely a typo.
+/// Replaces bind-mount sources by the maps. A map that matches nothing is a
+/// problem, because it is most likely a typo.
 fn apply_mount_maps(snapshot: &mut ContainerSnapshot, maps: &[MountMap], problems: &mut Vec<Problem>) {
     let known: Vec<String> = snapshot.mounts.iter().filter(|m| m.kind == "bind").map(|m| m.source.clone()).collect();
     for map in maps {
@@ -322,7 +322,8 @@ fn missing_bind_sources(snapshot: &ContainerSnapshot) -> Vec<(String, String)> {
         .collect()
 }
 
-/// What a restore made, so a failure can remove it again.
+/// The containers, sources and volumes a restore made, so that a failure
+/// can remove them again.
 #[derive(Default)]
 struct Created {
     container_id: Option<String>,
@@ -458,7 +459,7 @@ async fn create_and_start(
             let placeholder = placeholders.join(index.to_string());
             let kind = mount.source_kind.unwrap_or(SourceKind::Directory);
             create_source(&placeholder, kind, &mut Vec::new())?;
-            // The engine makes mount points only for the mounts it knows, so
+            // The engine makes mount points only for the mounts it configures, so
             // CRIU needs this one made in the new container's layer.
             let mount_point = upper.join(mount.destination.trim_start_matches('/'));
             if !mount_point.exists() {
@@ -521,8 +522,8 @@ fn stage_images(images: &Path, staged: &Path) -> Result<(), ExecError> {
     Ok(())
 }
 
-/// Where CRIU's restore log is kept; the engine deletes its own copy with
-/// the failed task.
+/// Returns where CRIU's restore log is kept. The engine deletes its own
+/// copy with the failed task.
 fn failure_log_path(container: &str) -> PathBuf {
     let folder = std::env::temp_dir().join("docker-cr-logs");
     let _ = std::fs::create_dir_all(&folder);
@@ -610,7 +611,9 @@ mod tests {
         let mut snapshot = snapshot();
         let mut problems = Vec::new();
         remove_skipped_mounts(&mut snapshot, &["/scratch".to_string()], &mut problems);
-        assert!(matches!(&problems[0], Problem::UnknownSkipMount(path, known) if path == "/scratch" && known.contains("/data")));
+        let Problem::UnknownSkipMount(path, known) = &problems[0] else { panic!("expected UnknownSkipMount, got {:?}", problems[0]) };
+        assert_eq!(path, "/scratch");
+        assert!(known.contains("/data"), "the help lists the skippable mounts: {known}");
     }
 
     #[test]

@@ -162,13 +162,13 @@ impl Drop for Containers {
     }
 }
 
-/// The numbers the counter container printed, in order.
+/// Returns the numbers the counter container printed, in order.
 pub fn counts(container: &str) -> Vec<u64> {
     let output = docker(&["logs", container]);
     String::from_utf8_lossy(&output.stdout).lines().filter_map(|line| line.trim().parse().ok()).collect()
 }
 
-/// The last number the counter container printed.
+/// Returns the last number the counter container printed.
 pub fn last_count(container: &str) -> Option<u64> {
     counts(container).last().copied()
 }
@@ -178,7 +178,8 @@ pub fn is_running(container: &str) -> bool {
     docker(&["inspect", "-f", "{{.State.Running}}", container]).stdout.starts_with(b"true")
 }
 
-/// Polls `condition` until it holds or `timeout` passes; returns whether it held.
+/// Polls `condition` until it is true or `timeout` passes, and returns its
+/// last value.
 pub fn wait_for(timeout: Duration, mut condition: impl FnMut() -> bool) -> bool {
     let deadline = Instant::now() + timeout;
     while Instant::now() < deadline {
@@ -190,7 +191,7 @@ pub fn wait_for(timeout: Duration, mut condition: impl FnMut() -> bool) -> bool 
     condition()
 }
 
-/// A unique container name for this test run.
+/// Returns a container name unique to this test run.
 pub fn unique_name(stem: &str) -> String {
     format!("{PREFIX}{stem}-{}", std::process::id())
 }
