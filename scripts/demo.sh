@@ -45,6 +45,8 @@ docker rm -f "$SOURCE" "$RESTORED" >/dev/null 2>&1 || true
 docker run -d --name "$SOURCE" "$IMAGE" \
   sh -c 'i=0; while true; do echo $i; i=$((i+1)); sleep 1; done' >/dev/null
 sleep 4
+# sed and tail read all their input, so `docker logs` never dies of SIGPIPE
+# under pipefail as it can with `head`.
 echo "$SOURCE has counted to $(docker logs "$SOURCE" | tail -n 1)"
 
 step "Checkpointing $SOURCE (it stops once dumped)"
@@ -56,7 +58,7 @@ echo "$SOURCE was frozen at $frozen_at and is now: $(docker inspect -f '{{.State
 step "Restoring it as $RESTORED"
 "$DOCKER_CR" restore --from "$OUTPUT/$SOURCE/$name" --new-name "$RESTORED"
 sleep 3
-first=$(docker logs "$RESTORED" | head -n 1)
+first=$(docker logs "$RESTORED" | sed -n 1p)
 last=$(docker logs "$RESTORED" | tail -n 1)
 echo "$RESTORED went on from $first and has counted to $last (frozen at $frozen_at)"
 if [[ -z $first || $first -lt $frozen_at ]]; then

@@ -18,9 +18,9 @@ pub const DEFAULT_OUTPUT: &str = "/tmp/docker-checkpoints";
                   the engine manages like any other. It runs as root on the Docker host and needs \
                   no daemon of its own.",
     after_help = "Examples:\n  \
-        sudo docker-cr check\n  \
-        sudo docker-cr checkpoint web --name before-upgrade\n  \
-        sudo docker-cr restore --from /tmp/docker-checkpoints/web/before-upgrade --new-name web-restored"
+        docker-cr check\n  \
+        docker-cr checkpoint web --name before-upgrade\n  \
+        docker-cr restore --from /tmp/docker-checkpoints/web/before-upgrade --new-name web-restored"
 )]
 pub struct Cli {
     /// The CRIU binary to run (4.2 or newer on kernels from 6.16 on).
@@ -39,24 +39,24 @@ pub struct Cli {
 pub enum Command {
     /// Checkpoint a running container into a checkpoint folder.
     #[command(after_help = "Examples:\n  \
-        sudo docker-cr checkpoint web\n  \
-        sudo docker-cr checkpoint web --name before-upgrade --output /var/lib/checkpoints\n  \
-        sudo docker-cr checkpoint web --leave-running=false   # stop the container once dumped\n  \
-        sudo docker-cr checkpoint web --with-volumes          # carry named volumes along")]
+        docker-cr checkpoint web\n  \
+        docker-cr checkpoint web --name before-upgrade --output /var/lib/checkpoints\n  \
+        docker-cr checkpoint web --leave-running=false   # stop the container once dumped\n  \
+        docker-cr checkpoint web --with-volumes          # carry named volumes along")]
     Checkpoint(CheckpointArgs),
 
     /// Restore a checkpoint as a new container.
     #[command(after_help = "Examples:\n  \
-        sudo docker-cr restore --from /tmp/docker-checkpoints/web/before-upgrade --new-name web-2\n  \
-        sudo docker-cr restore --from ./web/before-upgrade --new-name web-2 --format json\n  \
-        sudo docker-cr restore --from ./web/cp --new-name web-2 --mount-map /srv/old=/srv/new\n  \
-        sudo docker-cr restore --from ./web/cp --new-name web-2 --skip-mounts /cache,/tmp/scratch")]
+        docker-cr restore --from /tmp/docker-checkpoints/web/before-upgrade --new-name web-2\n  \
+        docker-cr restore --from ./web/before-upgrade --new-name web-2 --format json\n  \
+        docker-cr restore --from ./web/cp --new-name web-2 --mount-map /srv/old=/srv/new\n  \
+        docker-cr restore --from ./web/cp --new-name web-2 --skip-mounts /cache,/tmp/scratch")]
     Restore(RestoreArgs),
 
     /// Check that this host can checkpoint and restore containers.
     #[command(after_help = "Exits with 0 when every check passes and 1 otherwise.\n\nExamples:\n  \
-        sudo docker-cr check\n  \
-        sudo docker-cr check --format json")]
+        docker-cr check\n  \
+        docker-cr check --format json")]
     Check(FormatArgs),
 
     /// Print the versions of docker-cr, CRIU and the Docker engine.

@@ -12,6 +12,7 @@ use tracing_subscriber::EnvFilter;
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
     init_logging(cli.verbose);
+    init_diagnostics();
 
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
@@ -27,6 +28,22 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Sets how diagnostics are drawn. Paths and commands in them must stay
+/// whole so that they can be copied, so words are never split; off a
+/// terminal, lines are not wrapped at all, for scripts and log files.
+fn init_diagnostics() {
+    use std::io::IsTerminal;
+
+    let on_terminal = std::io::stderr().is_terminal();
+    let _ = miette::set_hook(Box::new(move |_| {
+        let options = miette::MietteHandlerOpts::new()
+            .break_words(false)
+            .word_splitter(textwrap::WordSplitter::NoHyphenation);
+        let options = if on_terminal { options } else { options.wrap_lines(false) };
+        Box::new(options.build())
+    }));
 }
 
 /// Logs go to stderr, warnings only unless -v or RUST_LOG asks for more.

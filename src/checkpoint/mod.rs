@@ -49,10 +49,17 @@ pub const REQUIRED_IMAGES: &[&str] = &["inventory.img", "pstree.img"];
 
 #[derive(Debug, Error, Diagnostic)]
 pub enum CheckpointError {
-    #[error("{path} is not a checkpoint")]
+    #[error("no checkpoint folder at {path}")]
+    #[diagnostic(
+        code(docker_cr::checkpoint::not_found),
+        help("check the path: `docker-cr checkpoint` prints the folder it writes, such as /tmp/docker-checkpoints/<container>/<name>")
+    )]
+    NotFound { path: PathBuf },
+
+    #[error("{path} is not a checkpoint: it has no {MANIFEST}")]
     #[diagnostic(
         code(docker_cr::checkpoint::not_a_checkpoint),
-        help("point --from at a folder written by `docker-cr checkpoint`, such as /tmp/docker-checkpoints/<container>/<name>; `ls` it to see {MANIFEST}")
+        help("point --from at a folder written by `docker-cr checkpoint`, such as /tmp/docker-checkpoints/<container>/<name>, which holds {MANIFEST} beside the checkpoint/ folder")
     )]
     NotACheckpoint { path: PathBuf },
 
@@ -124,6 +131,9 @@ impl CheckpointDir {
     /// Opens an existing checkpoint and checks that it is complete.
     pub fn open(path: &Path) -> Result<Self, CheckpointError> {
         let dir = Self { root: path.to_path_buf() };
+        if !path.is_dir() {
+            return Err(CheckpointError::NotFound { path: path.to_path_buf() });
+        }
         if !dir.manifest_path().is_file() {
             return Err(CheckpointError::NotACheckpoint { path: path.to_path_buf() });
         }
@@ -242,6 +252,13 @@ mod tests {
         let dir = CheckpointDir::create(output.path(), "web", "first").unwrap();
         assert!(output.path().join("web/first/checkpoint").is_dir());
         assert_eq!(dir.root(), output.path().join("web/first"));
+    }
+
+    #[test]
+    fn open_names_missing_folder() {
+        let folder = tempfile::tempdir().unwrap();
+        let error = CheckpointDir::open(&folder.path().join("absent")).unwrap_err();
+        assert!(matches!(error, CheckpointError::NotFound { .. }));
     }
 
     #[test]
