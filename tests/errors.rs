@@ -203,3 +203,154 @@ fn unreachable_engine_is_named() {
     assert_fails_with(&result, "could not reach the Docker engine");
     assert!(tree_listing(output.path()).is_empty());
 }
+
+/// Writes a stand-in for `criu` that answers one RPC request, whatever it
+/// is, with a VERSION response for CRIU `major.minor.sublevel`, encoded as
+/// CRIU encodes it: type VERSION (10), success, then the version message
+/// (field 10) holding major (1), minor (2) and sublevel (4).
+fn fake_criu(folder: &Path, (major, minor, sublevel): (u8, u8, u8)) -> std::path::PathBuf {
+    let script = folder.join("criu");
+    let response = format!("080a10015206 08{major:02x} 10{minor:02x} 20{sublevel:02x}").replace(' ', "");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/usr/bin/env python3\n\
+             import socket, sys\n\
+             assert sys.argv[1] == 'swrk'\n\
+             sock = socket.socket(fileno=int(sys.argv[2]))\n\
+             sock.recv(65536)\n\
+             sock.send(bytes.fromhex('{response}'))\n"
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    script
+}
+
+#[test]
+fn too_old_criu_names_kernel_limit() {
+    if !host_ready() {
+        return;
+    }
+    // The newest limit the running kernel has decides which old CRIU to
+    // fake and what the diagnostic must say.
+    let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap();
+    let numbers: Vec<u32> = kernel.split(|c: char| !c.is_ascii_digit()).take(2).filter_map(|n| n.parse().ok()).collect();
+    let (old, shown, symptom, needed) = if numbers >= vec![6, 16] {
+        ((4, 1, 1), "CRIU 4.1.1", "before 4.2, CRIU cannot dump a process holding an inet socket", "4.2")
+    } else if numbers >= vec![6, 13] {
+        ((3, 17, 1), "CRIU 3.17.1", "before 4.1, CRIU cannot start at all", "4.1")
+    } else {
+        eprintln!("skipped: kernel {} has no limit that an old CRIU falls short of", kernel.trim());
+        return;
+    };
+    let mut containers = Containers::new();
+    let source = containers.run_counter(&unique_name("oldcriu"));
+    let folder = tempfile::tempdir().unwrap();
+    let criu = fake_criu(folder.path(), old);
+    let output = folder.path().join("out");
+
+    let result = run_docker_cr(&["--criu", criu.to_str().unwrap(), "checkpoint", &source, "--output", output.to_str().unwrap()]);
+    assert_fails_with(&result, &format!("{shown} is too old for kernel"));
+    assert!(diagnostic_of(&result).contains(symptom), "{}", stderr_of(&result));
+    assert!(diagnostic_of(&result).contains(&format!("install CRIU {needed} or newer")), "{}", stderr_of(&result));
+    assert!(!output.exists(), "nothing is written");
+    assert!(is_running(&source));
+
+    let check = run_docker_cr(&["--criu", criu.to_str().unwrap(), "check"]);
+    assert_eq!(check.status.code(), Some(1), "check fails with a CRIU that is too old");
+    assert!(stdout_of(&check).contains("FAILED  CRIU new enough for the kernel"), "{}", stdout_of(&check));
+}
+
+/// Serves just enough of the engine's API on a unix socket to look like an
+/// engine that is not in experimental mode. Killed on drop.
+struct FakeEngine {
+    child: std::process::Child,
+    socket: std::path::PathBuf,
+}
+
+impl FakeEngine {
+    fn start(folder: &Path) -> Self {
+        let socket = folder.join("engine.sock");
+        let script = folder.join("engine.py");
+        std::fs::write(
+            &script,
+            r#"import json, os, socketserver, sys
+from http.server import BaseHTTPRequestHandler
+
+class Engine(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    def log_message(self, *args):
+        pass
+    def do_GET(self):
+        path = self.path.split("?")[0]
+        if path.endswith("/version"):
+            body = {"Version": "20.10.24", "ApiVersion": "1.41", "MinAPIVersion": "1.12"}
+        elif path.endswith("/info"):
+            body = {"ExperimentalBuild": False, "DockerRootDir": "/var/lib/docker", "Driver": "overlay2"}
+        else:
+            self.send_response(404)
+            self.send_header("Content-Type", "application/json")
+            data = b'{"message": "not here"}'
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+            return
+        data = json.dumps(body).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Api-Version", "1.41")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+class Server(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
+    def get_request(self):
+        request, _ = super().get_request()
+        return request, ("local", 0)
+
+Server(sys.argv[1], Engine).serve_forever()
+"#,
+        )
+        .unwrap();
+        let child = std::process::Command::new("python3").arg(&script).arg(&socket).spawn().expect("python3 is needed for the fake engine");
+        assert!(wait_for(std::time::Duration::from_secs(10), || socket.exists()), "the fake engine did not start");
+        Self { child, socket }
+    }
+}
+
+impl Drop for FakeEngine {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn engine_without_experimental_mode_is_refused() {
+    if !host_ready() {
+        return;
+    }
+    let mut containers = Containers::new();
+    let output = tempfile::tempdir().unwrap();
+    let checkpoint = real_checkpoint(&mut containers, "notexperimental", output.path());
+    let before = tree_listing(&checkpoint);
+    let folder = tempfile::tempdir().unwrap();
+    let engine = FakeEngine::start(folder.path());
+
+    let result = docker_cr()
+        .args(["restore", "--from", checkpoint.to_str().unwrap(), "--new-name", "dcr-test-never-made"])
+        .env("DOCKER_HOST", format!("unix://{}", engine.socket.display()))
+        .output()
+        .unwrap();
+    assert_fails_with(&result, "the Docker engine is not in experimental mode");
+    assert!(diagnostic_of(&result).contains("--experimental"));
+    assert_eq!(tree_listing(&checkpoint), before, "the checkpoint is untouched");
+
+    let check = docker_cr()
+        .args(["check"])
+        .env("DOCKER_HOST", format!("unix://{}", engine.socket.display()))
+        .output()
+        .unwrap();
+    assert!(stdout_of(&check).contains("FAILED  engine in experimental mode"), "{}", stdout_of(&check));
+}
