@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
 
 /// The default folder under which checkpoints are written.
-pub const DEFAULT_OUTPUT: &str = "/tmp/docker-checkpoints";
+pub const DEFAULT_OUTPUT: &str = crate::checkpoint::DEFAULT_OUTPUT;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -56,9 +56,35 @@ pub enum Command {
         sudo docker-cr check --format json")]
     Check(FormatArgs),
 
+    /// Check a plan file without touching anything.
+    #[command(after_help = "Examples:\n  \
+        docker-cr plan validate plans/migrate-three.yaml")]
+    Plan(PlanArgs),
+
+    /// Print the JSON Schema of plan files.
+    #[command(after_help = "Editors validate plans against it through a first line such as\n  \
+        # yaml-language-server: $schema=../schemas/plan.schema.json\n\nExamples:\n  \
+        docker-cr schema > schemas/plan.schema.json")]
+    Schema,
+
     /// Print the versions of docker-cr, CRIU and the Docker engine.
     #[command(after_help = "Examples:\n  docker-cr version\n  docker-cr version --format json")]
     Version(FormatArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    #[command(subcommand)]
+    pub command: PlanCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PlanCommand {
+    /// Check a plan's syntax and meaning; exits with 0 when it is valid and 1 otherwise.
+    Validate {
+        /// The plan file.
+        plan: PathBuf,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -13,3 +13,4 @@ pub mod docker;
 pub mod exec;
 pub mod image;
 pub mod linux;
+pub mod plan;

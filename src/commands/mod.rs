@@ -4,7 +4,9 @@
 
 mod check;
 mod checkpoint;
+mod plan;
 mod restore;
+mod schema;
 mod version;
 
 use std::process::ExitCode;
@@ -22,6 +24,8 @@ pub async fn run(cli: Cli) -> miette::Result<ExitCode> {
         Command::Checkpoint(args) => checkpoint::run(&criu, args).await,
         Command::Restore(args) => restore::run(&criu, args).await,
         Command::Check(args) => check::run(&criu, args).await,
+        Command::Plan(args) => plan::run(args),
+        Command::Schema => schema::run(),
         Command::Version(args) => version::run(&criu, args).await,
     }
 }

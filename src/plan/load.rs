@@ -1,0 +1,209 @@
+//! Reading a plan file into the `model` types, with every parse problem
+//! pointing at its line.
+//!
+//! serde stops at the first problem it meets, so when the whole file does
+//! not parse, each job is parsed again on its own from its lines of the
+//! text, and the rest of the file with the jobs left as plain YAML values.
+//! That finds one problem per job plus one outside the jobs in a single
+//! run, each with serde_yaml's own location.
+
+use std::path::{Path, PathBuf};
+
+use miette::{NamedSource, SourceSpan};
+use serde::Deserialize;
+
+use super::error::{PlanError, PlanErrors};
+use super::model::{ApiVersion, Defaults, Job, Kind, Metadata, Plan};
+use super::positions::Positions;
+
+/// A plan that parsed, with its text and the positions of its keys for the
+/// diagnostics of later stages.
+#[derive(Debug, Clone)]
+pub struct LoadedPlan {
+    pub path: PathBuf,
+    pub text: String,
+    pub plan: Plan,
+    pub positions: Positions,
+}
+
+impl LoadedPlan {
+    /// Wraps problems found in this plan with its text.
+    pub fn errors(&self, problems: Vec<PlanError>) -> PlanErrors {
+        errors_of(&self.path, &self.text, problems)
+    }
+}
+
+/// The plan with its jobs left unparsed, to find problems outside the jobs
+/// when a job does not parse.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+struct PlanOutline {
+    #[serde(rename = "apiVersion")]
+    api_version: ApiVersion,
+    kind: Kind,
+    metadata: Metadata,
+    spec: SpecOutline,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+struct SpecOutline {
+    #[serde(default)]
+    defaults: Defaults,
+    jobs: Vec<serde_yaml::Value>,
+}
+
+/// Reads and parses the plan file at `path`.
+pub fn read(path: &Path) -> Result<LoadedPlan, PlanErrors> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => parse(path, text),
+        Err(source) => Err(errors_of(path, "", vec![PlanError::Read { path: path.to_path_buf(), source }])),
+    }
+}
+
+/// Parses a plan's text; `path` names it in diagnostics.
+pub fn parse(path: &Path, text: String) -> Result<LoadedPlan, PlanErrors> {
+    let positions = Positions::scan(&text);
+    let first_error = match serde_yaml::from_str::<Plan>(&text) {
+        Ok(plan) => return Ok(LoadedPlan { path: path.to_path_buf(), text, plan, positions }),
+        Err(error) => error,
+    };
+
+    // A syntax error leaves nothing else to look at.
+    if let Err(error) = serde_yaml::from_str::<serde_yaml::Value>(&text) {
+        let span = span_of(&error, &text, 0, 0).unwrap_or_else(|| SourceSpan::new(0.into(), 0));
+        let problem = PlanError::Syntax { message: message_of(&error), span };
+        return Err(errors_of(path, &text, vec![problem]));
+    }
+
+    let mut problems = Vec::new();
+    if let Err(error) = serde_yaml::from_str::<PlanOutline>(&text) {
+        problems.push(problem_of(&error, &text, 0, 0));
+    }
+    let mut index = 0;
+    while let Some(item) = positions.item(&format!("spec.jobs[{index}]")) {
+        let job_text = item_text(&text, item.first, item.end, item.dash_column);
+        if let Err(error) = serde_yaml::from_str::<Job>(&job_text) {
+            let line_offset = item.first;
+            problems.push(problem_of(&error, &text, line_offset, item.dash_column));
+        }
+        index += 1;
+    }
+    if problems.is_empty() {
+        problems.push(problem_of(&first_error, &text, 0, 0));
+    }
+
+    problems.sort_by_key(PlanError::offset);
+    problems.dedup_by(|a, b| a.offset() == b.offset() && a.to_string() == b.to_string());
+    Err(errors_of(path, &text, problems))
+}
+
+fn errors_of(path: &Path, text: &str, problems: Vec<PlanError>) -> PlanErrors {
+    PlanErrors {
+        path: path.to_path_buf(),
+        source_code: NamedSource::new(path.display().to_string(), text.to_string()).with_language("yaml"),
+        problems,
+    }
+}
+
+/// The lines of one sequence item, shifted left so that its keys start a
+/// document of their own.
+fn item_text(text: &str, first: usize, end: usize, dash_column: usize) -> String {
+    let mut lines = Vec::new();
+    for (number, line) in text.split('\n').enumerate().skip(first).take(end.saturating_sub(first)) {
+        let line = line.trim_end_matches('\r');
+        let shifted = match line.get(..dash_column) {
+            Some(prefix) if prefix.chars().all(|c| c == ' ') => &line[dash_column..],
+            _ => line.trim_start(),
+        };
+        if number == first {
+            lines.push(format!(" {}", shifted.get(1..).unwrap_or("")));
+        } else {
+            lines.push(shifted.to_string());
+        }
+    }
+    lines.join("\n")
+}
+
+/// Turns a serde_yaml error into a problem at its place in the whole text.
+/// `line_offset` and `column_offset` place a part of the text parsed alone.
+fn problem_of(error: &serde_yaml::Error, text: &str, line_offset: usize, column_offset: usize) -> PlanError {
+    let message = message_of(error);
+    let span = span_of(error, text, line_offset, column_offset).unwrap_or_else(|| SourceSpan::new(0.into(), 0));
+    let names = backticked(&message);
+
+    if message.starts_with("unknown field") {
+        let field = names.first().cloned().unwrap_or_default();
+        let valid = names.get(1..).unwrap_or(&[]);
+        return PlanError::UnknownField { help: closest_help(&field, valid, "fields"), field, span };
+    }
+    if message.starts_with("unknown variant") {
+        let value = names.first().cloned().unwrap_or_default();
+        let valid = names.get(1..).unwrap_or(&[]);
+        return PlanError::InvalidValue {
+            message: format!("`{value}` is not a valid value here"),
+            help: closest_help(&value, valid, "values"),
+            span,
+            label: "invalid value".into(),
+        };
+    }
+    if message.starts_with("missing field") {
+        let field = names.first().cloned().unwrap_or_default();
+        return PlanError::InvalidValue {
+            message: format!("missing field `{field}`"),
+            help: format!("add `{field}:` to this mapping; `docker-cr schema` describes it"),
+            span,
+            label: format!("`{field}` is missing here"),
+        };
+    }
+    PlanError::InvalidValue {
+        message,
+        help: "`docker-cr schema` prints the type each field takes".into(),
+        span,
+        label: "invalid here".into(),
+    }
+}
+
+/// serde_yaml's message without its path prefix and location suffix, which
+/// the diagnostic shows in its own way.
+fn message_of(error: &serde_yaml::Error) -> String {
+    let mut message = error.to_string();
+    if let Some(at) = message.rfind(" at line ") {
+        message.truncate(at);
+    }
+    match message.split_once(": ") {
+        Some((prefix, rest)) if !prefix.contains(' ') => rest.to_string(),
+        _ => message,
+    }
+}
+
+fn span_of(error: &serde_yaml::Error, text: &str, line_offset: usize, column_offset: usize) -> Option<SourceSpan> {
+    let location = error.location()?;
+    let line = line_offset + location.line().saturating_sub(1);
+    let column = location.column().saturating_sub(1) + column_offset;
+    let line_start: usize = text.split('\n').take(line).map(|line| line.len() + 1).sum();
+    let offset = (line_start + column).min(text.len());
+    let token = text[offset..].split(|c: char| c.is_whitespace() || c == ':' || c == ',').next().unwrap_or("");
+    Some(SourceSpan::new(offset.into(), token.len().max(1).min(text.len() - offset)))
+}
+
+fn backticked(message: &str) -> Vec<String> {
+    message.split('`').skip(1).step_by(2).map(str::to_string).collect()
+}
+
+/// "did you mean ...?" when a valid name is close, then the valid names.
+fn closest_help(given: &str, valid: &[String], what: &str) -> String {
+    let listed = valid.iter().map(|name| format!("`{name}`")).collect::<Vec<_>>().join(", ");
+    let closest = valid
+        .iter()
+        .map(|name| (strsim::damerau_levenshtein(given, name), name))
+        .filter(|(distance, name)| *distance <= 2.max(name.len() / 3))
+        .min_by_key(|(distance, _)| *distance);
+    match (closest, listed.is_empty()) {
+        (Some((_, name)), _) => format!("did you mean `{name}`? Valid {what}: {listed}"),
+        (None, false) => format!("valid {what}: {listed}"),
+        (None, true) => format!("no {what} are allowed here"),
+    }
+}
