@@ -13,7 +13,7 @@ use std::path::PathBuf;
 
 use bollard::errors::Error as BollardError;
 use bollard::models::{ContainerCreateBody, ContainerInspectResponse};
-use bollard::query_parameters::{CreateContainerOptionsBuilder, RemoveContainerOptionsBuilder};
+use bollard::query_parameters::{CreateContainerOptionsBuilder, RemoveContainerOptionsBuilder, StopContainerOptionsBuilder};
 use bollard::Docker;
 use miette::Diagnostic;
 use thiserror::Error;
@@ -173,6 +173,21 @@ impl Engine {
             .remove_container(container, Some(options))
             .await
             .map_err(|error| self.api_error(&format!("removing container {container}"), error))
+    }
+
+    /// Stops a running container, giving its processes `grace_secs` seconds
+    /// after the stop signal before the engine kills them.
+    pub async fn stop_container(&self, container: &str, grace_secs: i32) -> Result<(), DockerError> {
+        let options = StopContainerOptionsBuilder::new().t(grace_secs).build();
+        match self.client.stop_container(container, Some(options)).await {
+            Ok(()) => Ok(()),
+            // 304: the container was already stopped.
+            Err(BollardError::DockerResponseServerError { status_code: 304, .. }) => Ok(()),
+            Err(BollardError::DockerResponseServerError { status_code: 404, .. }) => {
+                Err(DockerError::NoSuchContainer { container: container.to_string() })
+            }
+            Err(error) => Err(self.api_error(&format!("stopping container {container}"), error)),
+        }
     }
 
     /// Starts a created container from a checkpoint that has been placed in

@@ -5,9 +5,13 @@
 //! meaning and resolves defaults into a `ValidPlan`, and `planner` turns
 //! that into a DAG of steps. The whole DAG exists before any side effect.
 
+pub mod effects;
 pub mod error;
+pub mod execute;
+pub mod journal;
 pub mod load;
 pub mod model;
+pub mod planner;
 pub mod positions;
 pub mod validate;
 
