@@ -289,3 +289,11 @@ fn missing_plan_file_is_reported() {
     assert_eq!(output.status.code(), Some(1));
     assert!(stderr_of(&output).contains("could not read the plan /nonexistent/plan.yaml"), "{}", stderr_of(&output));
 }
+
+#[test]
+fn flow_mapping_problem_lands_on_its_line() {
+    let text = format!(
+        "{HEADER}    - name: web\n      action: restore\n      from: {{path: /tmp/cp}}\n      restore: {{new_name: web-2, skip_mounts: [/data]}}\n"
+    );
+    assert_eq!(problems(&text), vec![problem("unsupported", "job `web`: `skip_mounts` is not supported yet", &[10])]);
+}

@@ -17,7 +17,7 @@ use crate::plan::{self};
 
 use super::{human_duration, print_json};
 
-/// The text that stands for a value only a real run can tell.
+/// The placeholder for a value only a real run can produce.
 const KNOWN_AFTER_APPLY: &str = "(known after apply)";
 
 pub async fn run(criu: &CriuClient, args: ApplyArgs) -> miette::Result<ExitCode> {
@@ -82,7 +82,7 @@ pub async fn run(criu: &CriuClient, args: ApplyArgs) -> miette::Result<ExitCode>
     Ok(if all_done { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }
 
-/// Plain progress lines on stderr, one per start, end and skip.
+/// Prints one progress line on stderr per start, end, skip and failure.
 fn log_event(event: &Event) {
     match event {
         Event::Started { step, position, total } => eprintln!("[{position}/{total}] {step}: started"),
@@ -119,7 +119,7 @@ fn render_preview(graph: &PlanGraph, outcome: &Outcome) -> String {
     out
 }
 
-/// The key and value lines of one step's preview block.
+/// Lists the key and value lines of one step's preview block.
 fn step_details(step: &Step) -> Vec<(&'static str, String)> {
     match &step.action {
         StepAction::Preflight { checks } => checks.iter().map(|check| ("check", describe_check(check))).collect(),

@@ -23,7 +23,7 @@ use crate::exec::ExecError;
 /// engine kills it, in seconds (the `docker stop` default).
 const STOP_GRACE_SECS: i32 = 10;
 
-/// Why a step failed.
+/// The failure of one step.
 #[derive(Debug, Error, Diagnostic)]
 pub enum StepError {
     #[error(transparent)]

@@ -109,7 +109,7 @@ pub enum PlanError {
 }
 
 impl PlanError {
-    /// Where the problem sits, to order problems by their place in the file.
+    /// Returns the problem's byte offset, to sort problems by their place in the file.
     pub fn offset(&self) -> usize {
         match self {
             PlanError::Read { .. } => 0,

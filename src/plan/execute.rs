@@ -44,7 +44,7 @@ pub enum StepStatus {
     NotRun,
 }
 
-/// What became of one step.
+/// The result of one step in an apply or a dry run.
 #[derive(Debug, Clone, Serialize)]
 pub struct StepResult {
     pub id: String,
@@ -63,7 +63,8 @@ pub struct StepResult {
 pub struct Outcome {
     pub results: Vec<StepResult>,
     pub failures: Vec<(String, StepError)>,
-    /// Set when the journal could not be saved; the steps' work itself stands.
+    /// The error of the last failed journal save. The steps' work is done
+    /// even so, but the next apply may repeat it.
     pub journal_error: Option<JournalError>,
 }
 
@@ -111,8 +112,8 @@ enum State {
     Failed,
 }
 
-/// Runs the plan's steps; `journal` says which are done and records the
-/// ones this run finishes.
+/// Runs the plan's steps. `journal` lists the steps already done and
+/// receives the ones this run finishes.
 pub async fn execute<E: Effects>(
     plan: &PlanGraph,
     effects: Arc<E>,
@@ -259,7 +260,8 @@ fn is_ready(plan: &PlanGraph, states: &[State], node: NodeIndex) -> bool {
         .all(|before| matches!(states[before.index()], State::Done | State::Skipped))
 }
 
-/// The first failed step on the way to `node`, to say why it did not run.
+/// Finds a failed step that `node` waits for, directly or not, to report
+/// why it did not run.
 fn failed_ancestor<'a>(plan: &'a PlanGraph, states: &[State], node: NodeIndex) -> Option<&'a str> {
     let mut stack = vec![node];
     let mut seen = vec![false; states.len()];

@@ -3,7 +3,7 @@
 //! failure.
 //!
 //! A step counts as done only when its entry carries the hash of the job
-//! definition it ran with; editing a job changes the hash, so that job runs
+//! definition it ran with. Editing a job changes the hash, so that job runs
 //! again. The file is rewritten after every finished step, through a
 //! temporary file and a rename so that a crash never leaves half a journal.
 
@@ -95,7 +95,7 @@ impl Journal {
         std::fs::rename(&temporary, path).map_err(write_error)
     }
 
-    /// The entry of a step finished with this job definition.
+    /// Returns the entry of a step finished with this job definition.
     pub fn finished(&self, step: &str, job_hash: &str) -> Option<&JournalEntry> {
         self.steps.get(step).filter(|entry| entry.job_hash == job_hash)
     }

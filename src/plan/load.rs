@@ -1,11 +1,11 @@
 //! Reading a plan file into the `model` types, with every parse problem
 //! pointing at its line.
 //!
-//! serde stops at the first problem it meets, so when the whole file does
+//! serde stops at the first problem it meets. So when the whole file does
 //! not parse, each job is parsed again on its own from its lines of the
-//! text, and the rest of the file with the jobs left as plain YAML values.
-//! That finds one problem per job plus one outside the jobs in a single
-//! run, each with serde_yaml's own location.
+//! text, and the rest of the file is parsed with the jobs left as plain
+//! YAML values. That finds one problem per job plus one outside the jobs
+//! in a single run, each with serde_yaml's own location.
 
 use std::path::{Path, PathBuf};
 
@@ -108,8 +108,8 @@ fn errors_of(path: &Path, text: &str, problems: Vec<PlanError>) -> PlanErrors {
     }
 }
 
-/// The lines of one sequence item, shifted left so that its keys start a
-/// document of their own.
+/// Cuts out the lines of one sequence item, shifted left so that its keys
+/// start a document of their own.
 fn item_text(text: &str, first: usize, end: usize, dash_column: usize) -> String {
     let mut lines = Vec::new();
     for (number, line) in text.split('\n').enumerate().skip(first).take(end.saturating_sub(first)) {

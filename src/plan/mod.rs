@@ -28,7 +28,7 @@ pub fn load_and_validate(path: &Path) -> Result<(LoadedPlan, ValidPlan), PlanErr
     Ok((loaded, valid))
 }
 
-/// The plan format's JSON Schema, generated from the `model` types, as
+/// Generates the plan format's JSON Schema from the `model` types, as
 /// pretty JSON with a trailing newline.
 pub fn schema_json() -> String {
     let schema = schemars::schema_for!(model::Plan);

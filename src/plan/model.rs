@@ -104,7 +104,7 @@ pub struct Job {
     /// The checkpoint's name [default: the job's name].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub checkpoint_name: Option<String>,
-    /// Where a `restore` job takes its checkpoint from.
+    /// The source checkpoint of a `restore` job.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub from: Option<CheckpointSource>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -121,7 +121,7 @@ pub struct Job {
     pub timeout: Option<Timeout>,
 }
 
-/// What a job does.
+/// A job's action.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Action {
@@ -163,7 +163,7 @@ pub struct CheckpointOptions {
     pub manage_cgroups: Option<bool>,
 }
 
-/// How a checkpoint becomes a new container.
+/// Settings of the new container a restore creates.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RestoreOptions {
@@ -194,8 +194,8 @@ pub struct MountMap {
     pub to: PathBuf,
 }
 
-/// The longest each of the job's steps may take: a number and a unit, as
-/// `90s`, `5m` or `1h`.
+/// The maximum time each of the job's steps may take: a number and a
+/// unit, as `90s`, `5m` or `1h`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(transparent)]
 pub struct Timeout(#[schemars(regex(pattern = r"^[0-9]+(s|m|h)$"))] pub String);

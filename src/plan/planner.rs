@@ -4,8 +4,8 @@
 //! restore, verify, stop source), and each `depends_on` an edge from the
 //! last step of the job depended on to the first step of the dependent
 //! one. Steps with no path between them may run side by side. Every value a
-//! step needs is fixed here, except those only a run can tell (the new
-//! container's id); those are marked as known after apply.
+//! step needs is fixed here, except the ones only a run can tell, such as
+//! the new container's id, which previews mark as known after apply.
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
@@ -32,7 +32,7 @@ pub struct PlanGraph {
     pub order: Vec<NodeIndex>,
 }
 
-/// One unit of work, run at most once per apply.
+/// One unit of work in the DAG.
 #[derive(Debug, Clone, Serialize)]
 pub struct Step {
     /// `<job>/<kind>`, unique in the plan.
@@ -67,7 +67,7 @@ impl StepKind {
     }
 }
 
-/// What a step does, with every input it needs.
+/// A step's operation with every input it needs.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum StepAction {
@@ -94,7 +94,7 @@ pub enum Check {
     EngineExperimental,
 }
 
-/// Where a restore step finds its checkpoint.
+/// The checkpoint folder a restore step starts from.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RestoreFrom {
@@ -243,12 +243,12 @@ fn stable_topological_order(graph: &DiGraph<Step, ()>) -> Vec<NodeIndex> {
 }
 
 impl PlanGraph {
-    /// The steps in run order.
+    /// Returns the steps in run order.
     pub fn steps(&self) -> impl Iterator<Item = &Step> {
         self.order.iter().map(|node| &self.graph[*node])
     }
 
-    /// The ids of the steps a step waits for.
+    /// Returns the sorted ids of the steps that `node` waits for.
     pub fn after(&self, node: NodeIndex) -> Vec<&str> {
         let mut ids: Vec<&str> =
             self.graph.neighbors_directed(node, Direction::Incoming).map(|before| self.graph[before].id.as_str()).collect();
@@ -256,7 +256,7 @@ impl PlanGraph {
         ids
     }
 
-    /// The plan as a Graphviz digraph.
+    /// Renders the steps and their edges as a Graphviz digraph.
     pub fn to_dot(&self) -> String {
         let mut dot = format!("digraph \"{}\" {{\n  rankdir=LR;\n  node [shape=box];\n", self.name);
         for &node in &self.order {

@@ -6,9 +6,9 @@
 //! is a small line scanner over block-style YAML, the style plans are
 //! written in, that maps paths such as `spec.jobs[1].depends_on[0]` to byte
 //! spans. It understands block mappings, block sequences and one-line flow
-//! sequences (`[a, b]`); for anything else (flow mappings, multi-line
-//! scalars) a lookup finds nothing and the caller points at the nearest
-//! parent it can find.
+//! sequences (`[a, b]`). A path inside anything else (flow mappings,
+//! multi-line scalars) is not recorded, so `nearest` falls back to its
+//! closest recorded parent.
 
 use std::collections::HashMap;
 
@@ -40,8 +40,8 @@ struct Frame {
 }
 
 impl Positions {
-    /// Scans the text once; never fails, because a text the scanner does
-    /// not understand only leaves paths unknown.
+    /// Scans the text once. A text the scanner does not understand leaves
+    /// paths unrecorded rather than failing.
     pub fn scan(text: &str) -> Self {
         let mut positions = Positions { line_starts: line_starts(text), ..Default::default() };
         let mut stack: Vec<Frame> = Vec::new();
@@ -113,26 +113,39 @@ impl Positions {
         positions
     }
 
-    /// The span of a key, or of an item's dash for a path ending in `[i]`.
+    /// Returns the span of a key, or of an item's dash for a path ending in `[i]`.
     pub fn key(&self, path: &str) -> Option<SourceSpan> {
         self.keys.get(path).copied()
     }
 
-    /// The span of a one-line value.
+    /// Returns the span of a one-line value.
     pub fn value(&self, path: &str) -> Option<SourceSpan> {
         self.values.get(path).copied()
     }
 
-    /// The value's span when it is on one line, else the key's.
+    /// Returns the value's span when it is on one line, else the key's.
     pub fn value_or_key(&self, path: &str) -> Option<SourceSpan> {
         self.value(path).or_else(|| self.key(path))
+    }
+
+    /// Returns the span of `path`, or of its closest recorded parent, so
+    /// that a diagnostic inside a flow mapping still lands on its line.
+    pub fn nearest(&self, path: &str) -> Option<SourceSpan> {
+        let mut current = path;
+        loop {
+            if let Some(span) = self.value_or_key(current) {
+                return Some(span);
+            }
+            let cut = current.rfind(['.', '['])?;
+            current = &current[..cut];
+        }
     }
 
     pub fn item(&self, path: &str) -> Option<ItemLines> {
         self.items.get(path).copied()
     }
 
-    /// The byte offset of a zero-based line and column.
+    /// Returns the byte offset of a zero-based line and column.
     pub fn offset(&self, line: usize, column: usize) -> usize {
         self.line_starts.get(line).copied().unwrap_or(0) + column
     }

@@ -9,7 +9,7 @@
 //! execution layer cannot honour yet. Every problem found is reported, not
 //! only the first.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -23,7 +23,7 @@ use super::model::{Action, CheckpointOptions, Job, RestoreOptions, Timeout};
 use crate::checkpoint::DEFAULT_OUTPUT;
 use crate::criu::options::DumpFlags;
 
-/// The folder, under the plan's default output, that holds the journals.
+/// The folder, under the plan's default output, that contains the journals.
 pub const JOURNAL_DIR: &str = ".docker-cr-journal";
 
 /// A plan whose jobs can be turned into steps without further checks.
@@ -74,7 +74,7 @@ pub fn validate(loaded: &LoadedPlan) -> Result<ValidPlan, PlanErrors> {
     let mut problems = Vec::new();
     let plan = &loaded.plan;
     let positions = &loaded.positions;
-    let span = |path: &str| positions.value_or_key(path).unwrap_or_else(|| SourceSpan::new(0.into(), 0));
+    let span = |path: &str| positions.nearest(path).unwrap_or_else(|| SourceSpan::new(0.into(), 0));
 
     if !is_valid_name(&plan.metadata.name) {
         problems.push(PlanError::InvalidValue {
@@ -423,9 +423,4 @@ fn hash_of(job: &ValidJob) -> String {
     let mut hasher = fnv::FnvHasher::default();
     hasher.write(&bytes);
     format!("{:016x}", hasher.finish())
-}
-
-/// The jobs of a valid plan by name, for the planner.
-pub fn jobs_by_name(plan: &ValidPlan) -> BTreeMap<&str, &ValidJob> {
-    plan.jobs.iter().map(|job| (job.name.as_str(), job)).collect()
 }
