@@ -2,8 +2,11 @@
 //! previews them, as Terraform previews a plan: one block per step in run
 //! order, values only a run can tell marked as such, a count at the end.
 
+use std::collections::BTreeMap;
+use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use crate::cli::{ApplyArgs, PlanOutput};
 use crate::criu::options::DumpFlags;
@@ -58,7 +61,14 @@ pub async fn run(criu: &CriuClient, args: ApplyArgs) -> miette::Result<ExitCode>
     let engine = Engine::connect().await?;
     let host = Arc::new(Host { engine, criu: criu.clone() });
     let options = ExecuteOptions { parallel: usize::from(args.parallel), save_journal: true };
-    let outcome = execute(&graph, host, &mut journal, options, &log_event).await;
+    let outcome = if std::io::stderr().is_terminal() {
+        let live = LiveProgress::start(graph.order.len());
+        let outcome = execute(&graph, host, &mut journal, options, &|event: &Event| live.update(event)).await;
+        live.finish();
+        outcome
+    } else {
+        execute(&graph, host, &mut journal, options, &log_event).await
+    };
 
     for (_, error) in outcome.failures {
         eprintln!("{:?}", miette::Report::new(error));
@@ -90,6 +100,86 @@ fn log_event(event: &Event) {
         Event::Skipped { step } => eprintln!("{step}: skipped, done in an earlier apply"),
         Event::Failed { step, error } => eprintln!("{step}: FAILED: {error}"),
     }
+}
+
+/// A status line at the bottom of the terminal that lists the running
+/// steps with their elapsed time, redrawn several times a second, with one
+/// permanent line above it per finished, skipped or failed step.
+struct LiveProgress {
+    state: Arc<Mutex<LiveState>>,
+    ticker: tokio::task::JoinHandle<()>,
+}
+
+struct LiveState {
+    running: BTreeMap<String, Instant>,
+    finished: usize,
+    total: usize,
+}
+
+/// How often the status line is redrawn.
+const REDRAW_INTERVAL: Duration = Duration::from_millis(200);
+
+impl LiveProgress {
+    fn start(total: usize) -> Self {
+        let state = Arc::new(Mutex::new(LiveState { running: BTreeMap::new(), finished: 0, total }));
+        let shared = Arc::clone(&state);
+        let ticker = tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(REDRAW_INTERVAL).await;
+                if let Ok(state) = shared.lock() {
+                    draw_status(&state, None);
+                }
+            }
+        });
+        LiveProgress { state, ticker }
+    }
+
+    fn update(&self, event: &Event) {
+        let Ok(mut state) = self.state.lock() else { return };
+        let line = match event {
+            Event::Started { step, .. } => {
+                state.running.insert(step.to_string(), Instant::now());
+                None
+            }
+            Event::Finished { step, duration } => {
+                state.running.remove(*step);
+                state.finished += 1;
+                Some(format!("{step}: done in {}", human_duration(*duration)))
+            }
+            Event::Skipped { step } => {
+                state.finished += 1;
+                Some(format!("{step}: skipped, done in an earlier apply"))
+            }
+            Event::Failed { step, error } => {
+                state.running.remove(*step);
+                state.finished += 1;
+                Some(format!("{step}: FAILED: {error}"))
+            }
+        };
+        draw_status(&state, line.as_deref());
+    }
+
+    fn finish(self) {
+        self.ticker.abort();
+        eprint!("\r\x1b[2K");
+    }
+}
+
+/// Clears the status line, prints `line` above it when there is one, and
+/// draws the status line again.
+fn draw_status(state: &LiveState, line: Option<&str>) {
+    let running: Vec<String> = state
+        .running
+        .iter()
+        .map(|(step, started)| format!("{step} {}", human_duration(started.elapsed())))
+        .collect();
+    let mut stderr = std::io::stderr().lock();
+    let _ = write!(stderr, "\r\x1b[2K");
+    if let Some(line) = line {
+        let _ = writeln!(stderr, "{line}");
+    }
+    let _ = write!(stderr, "[{}/{}] running: {}", state.finished, state.total, running.join(", "));
+    let _ = stderr.flush();
 }
 
 fn render_preview(graph: &PlanGraph, outcome: &Outcome) -> String {
