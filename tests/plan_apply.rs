@@ -174,3 +174,39 @@ fn apply_reports_failed_preflight() {
     assert!(summary.contains("Apply: 0 done, 0 skipped, 1 failed, 1 not run."), "{summary}");
     assert!(summary.contains("after web-before-upgrade/preflight failed"), "{summary}");
 }
+
+#[test]
+fn selector_preview_lists_each_match() {
+    if !host_ready() {
+        return;
+    }
+    let mut containers = Containers::new();
+    let label = format!("dcr-test-plan-tier={}", std::process::id());
+    let first = containers.run(&unique_name("plan-sel-a"), &["--label", &label], "while true; do sleep 1; done");
+    let second = containers.run(&unique_name("plan-sel-b"), &["--label", &label], "while true; do sleep 1; done");
+    let dir = tempfile::tempdir().unwrap();
+    let plan = dir.path().join("plan.yaml");
+    let (key, value) = label.split_once('=').unwrap();
+    std::fs::write(
+        &plan,
+        format!(
+            "apiVersion: docker-cr/v1\nkind: Plan\nmetadata:\n  name: selector\nspec:\n  defaults:\n    output: {}\n  jobs:\n    - name: tier\n      action: migrate\n      selector:\n        {key}: \"{value}\"\n      restore:\n        new_name: \"{{container}}-moved\"\n",
+            dir.path().display()
+        ),
+    )
+    .unwrap();
+
+    let output = run_docker_cr(&["apply", plan.to_str().unwrap(), "--dry-run"]);
+    assert!(output.status.success(), "{}", stderr_of(&output));
+    let preview = stdout_of(&output);
+    assert!(preview.contains(&format!("+ tier[{first}]/checkpoint")), "{preview}");
+    assert!(preview.contains(&format!("+ tier[{second}]/stop-source")), "{preview}");
+    assert!(preview.contains(&format!("new name      {second}-moved")), "{preview}");
+    assert!(preview.ends_with("Plan: 10 to run, 0 already done.\n"), "{preview}");
+
+    let unmatched = std::fs::read_to_string(&plan).unwrap().replace(value, "nothing-carries-this");
+    std::fs::write(&plan, unmatched).unwrap();
+    let output = run_docker_cr(&["apply", plan.to_str().unwrap(), "--dry-run"]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(stderr_of(&output).contains("docker_cr::plan::no_match"), "{}", stderr_of(&output));
+}

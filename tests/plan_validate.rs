@@ -192,9 +192,38 @@ fn mount_settings_are_not_supported_yet() {
 }
 
 #[test]
-fn label_selector_is_not_supported_yet() {
-    let text = format!("{HEADER}    - name: web\n      action: checkpoint\n      selector:\n        tier: web\n");
-    assert_eq!(problems(&text), vec![problem("unsupported", "job `web`: a label selector is not supported yet", &[9])]);
+fn empty_selector_is_invalid() {
+    let text = format!("{HEADER}    - name: web\n      action: checkpoint\n      selector: {{}}\n");
+    assert_eq!(
+        problems(&text),
+        vec![problem("invalid_value", "an empty selector would match every running container", &[9])]
+    );
+}
+
+#[test]
+fn selector_migrate_needs_name_template() {
+    let text = format!(
+        "{HEADER}    - name: web\n      action: migrate\n      selector:\n        tier: web\n      restore:\n        new_name: web-2\n"
+    );
+    assert_eq!(
+        problems(&text),
+        vec![problem(
+            "contradiction",
+            "job `web`: a selector job creates one container per match, so one fixed name cannot do",
+            &[12]
+        )]
+    );
+}
+
+#[test]
+fn restore_from_a_selector_job() {
+    let text = format!(
+        "{HEADER}    - name: save\n      action: checkpoint\n      selector: {{tier: web}}\n    - name: back\n      action: restore\n      from: {{job: save}}\n      restore: {{new_name: web-3}}\n"
+    );
+    assert_eq!(
+        problems(&text),
+        vec![problem("contradiction", "job `back`: `from.job` names `save`, which selects containers by label", &[12])]
+    );
 }
 
 #[test]

@@ -16,6 +16,7 @@ use crate::plan::effects::{DryRun, Host};
 use crate::plan::execute::{execute, Event, ExecuteOptions, Outcome, StepStatus};
 use crate::plan::journal::Journal;
 use crate::plan::planner::{plan_steps, Check, PlanGraph, RestoreFrom, Step, StepAction};
+use crate::plan::selectors::{self, ExpandError};
 use crate::plan::{self};
 
 use super::{human_duration, print_json};
@@ -24,13 +25,25 @@ use super::{human_duration, print_json};
 const KNOWN_AFTER_APPLY: &str = "(known after apply)";
 
 pub async fn run(criu: &CriuClient, args: ApplyArgs) -> miette::Result<ExitCode> {
-    let (_, valid) = match plan::load_and_validate(&args.plan) {
+    let (loaded, mut valid) = match plan::load_and_validate(&args.plan) {
         Ok(plan) => plan,
         Err(errors) => {
             eprintln!("{:?}", miette::Report::new(errors));
             return Ok(ExitCode::FAILURE);
         }
     };
+    // Listing containers by label only reads, so a dry run does it too.
+    if selectors::has_selectors(&valid) {
+        let engine = Engine::connect().await?;
+        valid = match selectors::expand(&loaded, valid, &engine).await {
+            Ok(valid) => valid,
+            Err(ExpandError::Plan(errors)) => {
+                eprintln!("{:?}", miette::Report::new(errors));
+                return Ok(ExitCode::FAILURE);
+            }
+            Err(ExpandError::Docker(error)) => return Err(error.into()),
+        };
+    }
     let graph = plan_steps(&valid);
     let mut journal = Journal::load(&graph.journal, &graph.name)?;
 

@@ -97,6 +97,15 @@ pub enum PlanError {
         label: String,
     },
 
+    #[error("job `{job}`: the selector {labels} matches no running container")]
+    #[diagnostic(code(docker_cr::plan::no_match), help("`docker ps --filter label=KEY=VALUE` lists the containers a label matches; start them or fix the labels"))]
+    NoMatch {
+        job: String,
+        labels: String,
+        #[label("matches nothing")]
+        span: SourceSpan,
+    },
+
     #[error("job `{job}`: {feature} is not supported yet")]
     #[diagnostic(code(docker_cr::plan::unsupported), help("{help}"))]
     Unsupported {
@@ -119,6 +128,7 @@ impl PlanError {
             | PlanError::DuplicateJob { span, .. }
             | PlanError::UnknownDependency { span, .. }
             | PlanError::Contradiction { span, .. }
+            | PlanError::NoMatch { span, .. }
             | PlanError::Unsupported { span, .. } => span.offset(),
             PlanError::DependencyCycle { spans, .. } => spans.first().map(|span| span.offset()).unwrap_or(0),
         }

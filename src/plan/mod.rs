@@ -2,8 +2,9 @@
 //!
 //! Input is staged and never executed raw: `load` parses the text into the
 //! `model` types while keeping where each key sits, `validate` checks the
-//! meaning and resolves defaults into a `ValidPlan`, and `planner` turns
-//! that into a DAG of steps. The whole DAG exists before any side effect.
+//! meaning and resolves defaults into a `ValidPlan`, `selectors` asks the
+//! engine which containers a label selector matches, and `planner` turns
+//! the result into a DAG of steps. The whole DAG exists before any side effect.
 
 pub mod effects;
 pub mod error;
@@ -13,6 +14,7 @@ pub mod load;
 pub mod model;
 pub mod planner;
 pub mod positions;
+pub mod selectors;
 pub mod validate;
 
 pub use error::{PlanError, PlanErrors};

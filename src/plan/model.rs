@@ -95,7 +95,8 @@ pub struct Job {
     /// The container to checkpoint or migrate, by name or id.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub container: Option<String>,
-    /// Labels that select several containers, in place of `container`.
+    /// Labels that select the running containers carrying all of them, in
+    /// place of `container`; the job runs once per matched container.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub selector: Option<BTreeMap<String, String>>,
     /// The folder under which the checkpoint is written [default: the plan's default].
@@ -168,6 +169,7 @@ pub struct CheckpointOptions {
 #[serde(deny_unknown_fields)]
 pub struct RestoreOptions {
     /// The new container's name; required for `restore` and `migrate`.
+    /// `{container}` in it is replaced by the source container's name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub new_name: Option<String>,
     /// Check the engine, the image and the new name before restoring [default: true].

@@ -5,11 +5,13 @@
 //! form no cycle; each job has exactly the inputs its action needs (a
 //! source container for `checkpoint` and `migrate`, a source checkpoint and
 //! a new name for `restore` and `migrate`) and no settings that contradict
-//! its action; defaults are applied; and no job asks for a feature that the
-//! execution layer cannot honour yet. Every problem found is reported, not
+//! its action; defaults are applied; and no job requests a feature that the
+//! execution layer cannot honour yet. Jobs with a label selector are still
+//! one job each here: `selectors::expand` turns them into one job per
+//! matched container, because only the engine can tell the matches. Every problem found is reported, not
 //! only the first.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -22,6 +24,9 @@ use super::load::LoadedPlan;
 use super::model::{Action, CheckpointOptions, Job, RestoreOptions, Timeout};
 use crate::checkpoint::DEFAULT_OUTPUT;
 use crate::criu::options::DumpFlags;
+
+/// The text in `restore.new_name` that each matched container's name replaces.
+pub const CONTAINER_PLACEHOLDER: &str = "{container}";
 
 /// The folder, under the plan's default output, that contains the journals.
 pub const JOURNAL_DIR: &str = ".docker-cr-journal";
@@ -44,12 +49,16 @@ pub struct ValidJob {
     pub action: Action,
     /// The source container of a `checkpoint` or `migrate`.
     pub container: Option<String>,
+    /// Labels that select the source containers in place of `container`;
+    /// `selectors::expand` turns such a job into one job per match.
+    pub selector: Option<BTreeMap<String, String>>,
     pub output: PathBuf,
     pub checkpoint_name: String,
     pub flags: DumpFlags,
     /// The checkpoint a `restore` starts from.
     pub from: Option<SourceCheckpoint>,
-    /// The container a `restore` or `migrate` creates.
+    /// The container a `restore` or `migrate` creates; with a selector, it
+    /// contains `{container}`.
     pub new_name: Option<String>,
     pub validate_environment: bool,
     pub keep_source: bool,
@@ -185,12 +194,13 @@ fn check_job(job: &Job, path: &str, all: &[Job], span: &dyn Fn(&str) -> SourceSp
                 "add `container: NAME` with the container's name or id",
                 "needs `container`",
             )),
-            (None, Some(_)) => problems.push(PlanError::Unsupported {
-                job: job.name.clone(),
-                feature: "a label selector".into(),
-                help: "the executor runs one container per job for now: write one job per container with `container: NAME`".into(),
+            (None, Some(labels)) if labels.is_empty() => problems.push(PlanError::InvalidValue {
+                message: "an empty selector would match every running container".into(),
+                help: "list the labels the containers must all carry, as `selector: {tier: web}`".into(),
                 span: span(&format!("{path}.selector")),
+                label: "no labels".into(),
             }),
+            (None, Some(_)) => {}
             (Some(_), None) => {}
         }
         if job.from.is_some() {
@@ -207,7 +217,13 @@ fn check_job(job: &Job, path: &str, all: &[Job], span: &dyn Fn(&str) -> SourceSp
                 "add `restore: {new_name: NAME}` with the name of the container to create",
                 "needs `restore.new_name`",
             )),
-            Some(new_name) if job.container.as_ref() == Some(new_name) => problems.push(contradiction(
+            Some(new_name) if job.selector.is_some() && !new_name.contains(CONTAINER_PLACEHOLDER) => problems.push(contradiction(
+                "restore.new_name",
+                "a selector job creates one container per match, so one fixed name cannot do",
+                "put `{container}` in `new_name`, as `{container}-2`; it stands for each matched container's name",
+                "needs `{container}`",
+            )),
+            Some(new_name) if job.container.as_ref() == Some(new_name) || new_name == CONTAINER_PLACEHOLDER => problems.push(contradiction(
                 "restore.new_name",
                 "the new container would take the source's name",
                 "the source still exists when the restore runs: choose another `new_name`",
@@ -267,6 +283,10 @@ fn check_from(job: &Job, from: &super::model::CheckpointSource, path: &str, all:
                 help: job_name_help(source, all),
                 span: span(&format!("{path}.from.job")),
             }),
+            Some(other) if other.selector.is_some() => problems.push(contradiction(
+                &format!("`from.job` names `{source}`, which selects containers by label"),
+                "a restore starts from one checkpoint: name a job with `container: NAME`, or use `action: migrate` on the selector job",
+            )),
             Some(other) if other.action != Action::Checkpoint => problems.push(contradiction(
                 &format!("`from.job` names `{source}`, which is not a checkpoint job"),
                 "a restore can start from the checkpoint of an `action: checkpoint` job only",
@@ -388,19 +408,30 @@ fn resolve(job: &Job, defaults: &super::model::Defaults) -> ValidJob {
         name: job.name.clone(),
         action: job.action,
         container: job.container.clone(),
+        selector: job.selector.clone(),
         output: job.output.clone().or_else(|| defaults.output.clone()).unwrap_or_else(|| PathBuf::from(DEFAULT_OUTPUT)),
         checkpoint_name: job.checkpoint_name.clone().unwrap_or_else(|| job.name.clone()),
         flags: checkpoint,
         from,
-        new_name: job.restore.as_ref().and_then(|restore| restore.new_name.clone()),
+        new_name: job.restore.as_ref().and_then(|restore| restore.new_name.clone()).map(|new_name| match &job.container {
+            Some(container) => new_name.replace(CONTAINER_PLACEHOLDER, container),
+            None => new_name,
+        }),
         validate_environment: restore_value(|restore| restore.validate_environment).unwrap_or(true),
         keep_source: job.keep_source.or(defaults.keep_source).unwrap_or(false),
         depends_on,
         timeout: job.timeout.as_ref().or(defaults.timeout.as_ref()).and_then(Timeout::duration),
         hash: String::new(),
     };
-    valid.hash = hash_of(&valid);
+    valid.rehash();
     valid
+}
+
+impl ValidJob {
+    /// Recomputes `hash` after a change to the job.
+    pub fn rehash(&mut self) {
+        self.hash = hash_of(self);
+    }
 }
 
 fn merge_checkpoint(job: Option<&CheckpointOptions>, defaults: Option<&CheckpointOptions>) -> DumpFlags {
