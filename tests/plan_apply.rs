@@ -210,3 +210,41 @@ fn selector_preview_lists_each_match() {
     assert_eq!(output.status.code(), Some(1));
     assert!(stderr_of(&output).contains("docker_cr::plan::no_match"), "{}", stderr_of(&output));
 }
+
+#[test]
+fn apply_migrate_three_for_real() {
+    if !host_ready() {
+        return;
+    }
+    // sh as PID 1 ignores SIGTERM unless it traps it; the trap keeps each
+    // stop-source step short instead of waiting for the engine's SIGKILL.
+    let script = format!("trap 'exit 0' TERM; {COUNTER_SCRIPT}");
+    let mut containers = Containers::new();
+    let mut rename = Vec::new();
+    for stem in ["db", "cache", "web"] {
+        let source = containers.run(&unique_name(&format!("plan-m-{stem}")), &[], &script);
+        containers.track(&format!("{source}-moved"));
+        rename.push((format!("dcr-test-plan-{stem}-2"), format!("{source}-moved")));
+        rename.push((format!("dcr-test-plan-{stem}"), source));
+    }
+    let rename: Vec<(&str, &str)> = rename.iter().map(|(old, new)| (old.as_str(), new.as_str())).collect();
+    let dir = tempfile::tempdir().unwrap();
+    let plan = example_in(dir.path(), "migrate-three.yaml", &rename);
+    let plan = plan.to_str().unwrap();
+    let [db, cache, web] = [rename[1].1, rename[3].1, rename[5].1];
+    assert!(wait_for(Duration::from_secs(10), || [db, cache, web].iter().all(|name| last_count(name).is_some())));
+
+    let output = run_docker_cr(&["apply", plan, "--parallel", "2"]);
+    assert!(output.status.success(), "apply failed: {}\n{}", stdout_of(&output), stderr_of(&output));
+    assert!(stdout_of(&output).contains("Apply: 14 done, 0 skipped, 0 failed, 0 not run."), "{}", stdout_of(&output));
+    for moved in [rename[0].1, rename[2].1, rename[4].1] {
+        assert!(is_running(moved), "{moved} is not running");
+    }
+    assert!(!is_running(db), "the migrated db source still runs");
+    assert!(!is_running(web), "the migrated web source still runs");
+    assert!(is_running(cache), "keep_source: true leaves the cache running");
+
+    let again = run_docker_cr(&["apply", plan]);
+    assert!(again.status.success(), "{}", stderr_of(&again));
+    assert!(stdout_of(&again).starts_with("Nothing to do"), "{}", stdout_of(&again));
+}
