@@ -32,7 +32,10 @@ pub enum PlanError {
     },
 
     #[error("invalid YAML: {message}")]
-    #[diagnostic(code(docker_cr::plan::syntax))]
+    #[diagnostic(
+        code(docker_cr::plan::syntax),
+        help("check the indentation, the quotes and the brackets on this line and the one before it")
+    )]
     Syntax {
         message: String,
         #[label("here")]
