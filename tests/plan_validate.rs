@@ -83,6 +83,15 @@ fn wrong_type_points_at_the_value() {
 }
 
 #[test]
+fn non_ascii_text_before_a_problem() {
+    let text = format!("{HEADER}    - name: web\n      action: checkpoint\n      container: café\n      depends_on: [\"é\", {{a: 1}}]\n");
+    let errors = check(&text).unwrap_err();
+    assert_eq!(errors.problems.len(), 1, "{errors:?}");
+    let label = errors.problems[0].labels().into_iter().flatten().next().expect("a label");
+    assert_eq!(&text[label.offset()..label.offset() + 1], "{", "the label starts at the map after the é");
+}
+
+#[test]
 fn missing_field_points_at_the_job() {
     let text = format!("{HEADER}    - name: web\n      container: web\n");
     assert_eq!(problems(&text), vec![problem("invalid_value", "missing field `action`", &[7])]);

@@ -181,12 +181,19 @@ fn message_of(error: &serde_yaml::Error) -> String {
 
 fn span_of(error: &serde_yaml::Error, text: &str, line_offset: usize, column_offset: usize) -> Option<SourceSpan> {
     let location = error.location()?;
-    let line = line_offset + location.line().saturating_sub(1);
-    let column = location.column().saturating_sub(1) + column_offset;
-    let line_start: usize = text.split('\n').take(line).map(|line| line.len() + 1).sum();
-    let offset = (line_start + column).min(text.len());
-    let token = text[offset..].split(|c: char| c.is_whitespace() || c == ':' || c == ',').next().unwrap_or("");
-    Some(SourceSpan::new(offset.into(), token.len().max(1).min(text.len() - offset)))
+    let line_number = line_offset + location.line().saturating_sub(1);
+    let line_start: usize = text.split('\n').take(line_number).map(|line| line.len() + 1).sum();
+    let line = text.get(line_start..).unwrap_or("").split('\n').next().unwrap_or("");
+
+    // serde_yaml counts columns in characters; spans are byte offsets. The
+    // shifted job text lost `column_offset` leading spaces, one byte each.
+    let column_chars = location.column().saturating_sub(1) + column_offset;
+    let column_bytes = line.char_indices().nth(column_chars).map(|(at, _)| at).unwrap_or(line.len());
+    let offset = line_start + column_bytes;
+
+    let rest = text.get(offset..).unwrap_or("");
+    let token = rest.split(|c: char| c.is_whitespace() || c == ':' || c == ',').next().unwrap_or("");
+    Some(SourceSpan::new(offset.into(), token.len().max(1).min(rest.len())))
 }
 
 fn backticked(message: &str) -> Vec<String> {
