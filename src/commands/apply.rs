@@ -14,7 +14,7 @@ use crate::criu::CriuClient;
 use crate::docker::Engine;
 use crate::plan::effects::{DryRun, Host};
 use crate::plan::execute::{execute, Event, ExecuteOptions, Outcome, StepStatus};
-use crate::plan::journal::Journal;
+use crate::plan::journal::{self, Journal};
 use crate::plan::planner::{plan_steps, Check, PlanGraph, RestoreFrom, Step, StepAction};
 use crate::plan::selectors::{self, ExpandError};
 use crate::plan::{self};
@@ -71,6 +71,9 @@ pub async fn run(criu: &CriuClient, args: ApplyArgs) -> miette::Result<ExitCode>
     }
 
     crate::exec::require_root()?;
+    let _lock = journal::lock(&graph.journal)?;
+    // Another apply may have finished steps between the first read and the lock.
+    let mut journal = Journal::load(&graph.journal, &graph.name)?;
     let engine = Engine::connect().await?;
     let host = Arc::new(Host { engine, criu: criu.clone() });
     let options = ExecuteOptions { parallel: usize::from(args.parallel), save_journal: true };

@@ -8,9 +8,12 @@
 //! temporary file and a rename so that a crash never leaves half a journal.
 
 use std::collections::BTreeMap;
+use std::fs::{File, OpenOptions};
 use std::path::{Path, PathBuf};
 
 use miette::Diagnostic;
+use nix::errno::Errno;
+use nix::fcntl::{Flock, FlockArg};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
@@ -61,6 +64,13 @@ pub enum JournalError {
         source: serde_json::Error,
     },
 
+    #[error("another apply of this plan is running: {} is locked", path.display())]
+    #[diagnostic(
+        code(docker_cr::plan::journal_locked),
+        help("wait for the other `docker-cr apply` to finish; two applies of one plan would dump and restore the same containers twice")
+    )]
+    Locked { path: PathBuf },
+
     #[error("could not write the journal {}", path.display())]
     #[diagnostic(code(docker_cr::plan::journal_write), help("check that the plan's output folder is writable"))]
     Write {
@@ -68,6 +78,29 @@ pub enum JournalError {
         #[source]
         source: std::io::Error,
     },
+}
+
+/// An exclusive lock on a plan's journal, held for the whole apply and
+/// released when dropped (or when the process dies, as flock(2) locks are).
+#[derive(Debug)]
+pub struct JournalLock {
+    _lock: Flock<File>,
+}
+
+/// Takes the lock beside the journal at `journal`, failing at once when
+/// another apply holds it.
+pub fn lock(journal: &Path) -> Result<JournalLock, JournalError> {
+    let path = journal.with_extension("lock");
+    let write_error = |source| JournalError::Write { path: path.clone(), source };
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).map_err(write_error)?;
+    }
+    let file = OpenOptions::new().create(true).truncate(false).write(true).open(&path).map_err(write_error)?;
+    match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
+        Ok(lock) => Ok(JournalLock { _lock: lock }),
+        Err((_, Errno::EWOULDBLOCK)) => Err(JournalError::Locked { path }),
+        Err((_, errno)) => Err(JournalError::Write { path: path.clone(), source: errno.into() }),
+    }
 }
 
 impl Journal {
@@ -134,6 +167,16 @@ mod tests {
         journal.steps.insert("web/checkpoint".into(), entry("abc"));
         assert!(journal.finished("web/checkpoint", "abc").is_some());
         assert!(journal.finished("web/checkpoint", "def").is_none());
+    }
+
+    #[test]
+    fn second_lock_fails_while_first_held() {
+        let dir = tempfile::tempdir().unwrap();
+        let journal = dir.path().join("plan.json");
+        let first = lock(&journal).expect("first lock");
+        assert!(matches!(lock(&journal), Err(JournalError::Locked { .. })));
+        drop(first);
+        assert!(lock(&journal).is_ok(), "the lock is free again once dropped");
     }
 
     #[test]
