@@ -80,10 +80,12 @@ Plan checkpoint-web revision 1: 2 steps
 + web-before-upgrade/preflight
     check         container dcr-test-plan-web is running
     check         no checkpoint exists at /tmp/docker-checkpoints/dcr-test-plan-web/web-before-upgrade
+    timeout       5m
 + web-before-upgrade/checkpoint  (after web-before-upgrade/preflight)
     container     dcr-test-plan-web
     criu          leave-running, tcp-established, file-locks, manage-cgroups
     path          /tmp/docker-checkpoints/dcr-test-plan-web/web-before-upgrade
+    timeout       5m
 
 Plan: 2 to run, 0 already done.
 ";
@@ -101,7 +103,7 @@ fn migrate_preview_orders_dependencies() {
         vec![
             "db/preflight", "db/checkpoint", "db/restore", "db/verify", "db/stop-source",
             "cache/preflight", "cache/checkpoint", "cache/restore", "cache/verify",
-            "web/preflight", "web/checkpoint", "web/restore", "web/verify", "web/stop-source",
+            "web/preflight", "web/checkpoint", "web/restore", "web/verify", "web/stop-source", "web/cleanup",
         ]
     );
     assert_eq!(preview["steps"][9]["after"], serde_json::json!(["cache/verify", "db/stop-source"]));
@@ -236,13 +238,16 @@ fn apply_migrate_three_for_real() {
 
     let output = run_docker_cr(&["apply", plan, "--parallel", "2"]);
     assert!(output.status.success(), "apply failed: {}\n{}", stdout_of(&output), stderr_of(&output));
-    assert!(stdout_of(&output).contains("Apply: 14 done, 0 skipped, 0 failed, 0 not run."), "{}", stdout_of(&output));
+    assert!(stdout_of(&output).contains("Apply: 15 done, 0 skipped, 0 failed, 0 not run."), "{}", stdout_of(&output));
     for moved in [rename[0].1, rename[2].1, rename[4].1] {
         assert!(is_running(moved), "{moved} is not running");
     }
     assert!(!is_running(db), "the migrated db source still runs");
     assert!(!is_running(web), "the migrated web source still runs");
     assert!(is_running(cache), "keep_source: true leaves the cache running");
+    let checkpoints = dir.path().join("checkpoints");
+    assert!(checkpoints.join(db).join("db").join("manifest.json").is_file(), "the db checkpoint is kept");
+    assert!(!checkpoints.join(web).join("web").exists(), "keep_checkpoint: false removes the web checkpoint");
 
     let again = run_docker_cr(&["apply", plan]);
     assert!(again.status.success(), "{}", stderr_of(&again));

@@ -75,6 +75,10 @@ impl Effects for Fake {
     async fn stop(&self, container: &str) -> Result<(), StepError> {
         self.call(format!("stop {container}"), container).await
     }
+
+    async fn remove_checkpoint(&self, path: &Path) -> Result<(), StepError> {
+        self.call(format!("remove {}", path.display()), "").await
+    }
 }
 
 const MIGRATE_THREE: &str = "
@@ -91,6 +95,7 @@ const MIGRATE_THREE: &str = "
       action: migrate
       container: web
       depends_on: [db, cache]
+      keep_checkpoint: false
       restore: {new_name: web-2}
 ";
 
@@ -130,6 +135,8 @@ async fn sequential_apply_follows_plan_order() {
     assert!(position("verify cache-2") < position("check running web"), "web starts after cache is done");
     assert!(position("checkpoint web") < position("restore web-2 from /fake/web"));
     assert!(!calls.contains(&"stop cache".to_string()), "keep_source leaves the cache running");
+    assert!(position("stop web") < position("remove /fake/web"), "the checkpoint is removed last");
+    assert!(!calls.iter().any(|call| call == "remove /fake/db"), "db keeps its checkpoint");
     assert_eq!(fake.max_running.load(Ordering::SeqCst), 1);
 }
 

@@ -15,7 +15,7 @@ use crate::docker::Engine;
 use crate::plan::effects::{DryRun, Host};
 use crate::plan::execute::{execute, Event, ExecuteOptions, Outcome, StepStatus};
 use crate::plan::journal::{self, Journal};
-use crate::plan::planner::{plan_steps, Check, PlanGraph, RestoreFrom, Step, StepAction};
+use crate::plan::planner::{plan_steps, Check, PlanGraph, CheckpointRef, Step, StepAction};
 use crate::plan::selectors::{self, ExpandError};
 use crate::plan::{self};
 
@@ -217,6 +217,9 @@ fn render_preview(graph: &PlanGraph, outcome: &Outcome) -> String {
         for (key, value) in step_details(step) {
             out.push_str(&format!("    {key:<13} {value}\n"));
         }
+        if let Some(timeout) = step.timeout {
+            out.push_str(&format!("    {:<13} {}\n", "timeout", format_timeout(timeout)));
+        }
     }
 
     let to_run = outcome.count(StepStatus::Done);
@@ -236,13 +239,32 @@ fn step_details(step: &Step) -> Vec<(&'static str, String)> {
         ],
         StepAction::Restore { from, new_name } => {
             let from = match from {
-                RestoreFrom::Path(path) => path.display().to_string(),
-                RestoreFrom::Step { step, expected } => format!("{} (written by {step})", expected.display()),
+                CheckpointRef::Path(path) => path.display().to_string(),
+                CheckpointRef::Step { step, expected } => format!("{} (written by {step})", expected.display()),
             };
             vec![("from", from), ("new name", new_name.clone()), ("container id", KNOWN_AFTER_APPLY.to_string())]
         }
         StepAction::Verify { container } => vec![("container", format!("{container} must be running"))],
         StepAction::StopSource { container } => vec![("container", format!("{container} is stopped"))],
+        StepAction::RemoveCheckpoint { checkpoint } => {
+            let path = match checkpoint {
+                CheckpointRef::Path(path) => path.display().to_string(),
+                CheckpointRef::Step { step, expected } => format!("{} (written by {step})", expected.display()),
+            };
+            vec![("remove", path)]
+        }
+    }
+}
+
+/// Formats a timeout in the unit a plan would write it in.
+fn format_timeout(timeout: Duration) -> String {
+    let seconds = timeout.as_secs();
+    if seconds % 3600 == 0 {
+        format!("{}h", seconds / 3600)
+    } else if seconds % 60 == 0 {
+        format!("{}m", seconds / 60)
+    } else {
+        format!("{seconds}s")
     }
 }
 

@@ -5,7 +5,7 @@
 //! and the kernel.
 
 use std::future::Future;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use miette::Diagnostic;
@@ -42,6 +42,14 @@ pub enum StepError {
     #[diagnostic(code(docker_cr::plan::verify_failed), help("`docker logs {container}` may tell why the restored processes stopped"))]
     VerifyFailed { container: String, state: String },
 
+    #[error("could not remove the checkpoint {}", path.display())]
+    #[diagnostic(code(docker_cr::plan::remove_checkpoint), help("remove the folder by hand; the migration itself succeeded"))]
+    RemoveCheckpoint {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
     #[error("step {step} timed out after {seconds} s")]
     #[diagnostic(code(docker_cr::plan::step_timed_out), help("raise the job's `timeout`, or look at the step's progress lines for where it hung"))]
     TimedOut { step: String, seconds: u64 },
@@ -67,6 +75,9 @@ pub trait Effects: Send + Sync + 'static {
     fn verify(&self, container: &str) -> impl Future<Output = Result<(), StepError>> + Send;
 
     fn stop(&self, container: &str) -> impl Future<Output = Result<(), StepError>> + Send;
+
+    /// Removes a checkpoint folder that a checkpoint step of the plan wrote.
+    fn remove_checkpoint(&self, path: &Path) -> impl Future<Output = Result<(), StepError>> + Send;
 }
 
 /// The real engine and CRIU.
@@ -141,6 +152,13 @@ impl Effects for Host {
         self.engine.stop_container(container, STOP_GRACE_SECS).await?;
         Ok(())
     }
+
+    async fn remove_checkpoint(&self, path: &Path) -> Result<(), StepError> {
+        // Only a folder with a checkpoint's manifest is removed, so a wrong
+        // path in a journal can never delete anything else.
+        CheckpointDir::open(path).map_err(ExecError::from)?;
+        std::fs::remove_dir_all(path).map_err(|source| StepError::RemoveCheckpoint { path: path.to_path_buf(), source })
+    }
 }
 
 /// One call a dry run would have made.
@@ -151,6 +169,7 @@ pub enum Call {
     Restore { from: PathBuf, new_name: String },
     Verify { container: String },
     Stop { container: String },
+    RemoveCheckpoint { path: PathBuf },
 }
 
 /// Records each call and changes nothing; every check passes, because the
@@ -193,6 +212,11 @@ impl Effects for DryRun {
 
     async fn stop(&self, container: &str) -> Result<(), StepError> {
         self.record(Call::Stop { container: container.to_string() });
+        Ok(())
+    }
+
+    async fn remove_checkpoint(&self, path: &Path) -> Result<(), StepError> {
+        self.record(Call::RemoveCheckpoint { path: path.to_path_buf() });
         Ok(())
     }
 }

@@ -20,7 +20,7 @@ use tokio::task::JoinSet;
 
 use super::effects::{Effects, StepError};
 use super::journal::{Journal, JournalEntry, JournalError};
-use super::planner::{Check, PlanGraph, RestoreFrom, Step, StepAction, StepKind};
+use super::planner::{Check, PlanGraph, CheckpointRef, Step, StepAction, StepKind};
 use crate::exec::checkpoint::CheckpointRequest;
 use crate::exec::restore::RestoreRequest;
 
@@ -95,6 +95,7 @@ enum Work {
     Restore(RestoreRequest),
     Verify(String),
     Stop(String),
+    RemoveCheckpoint(PathBuf),
 }
 
 #[derive(Debug, Clone, Default)]
@@ -291,18 +292,22 @@ fn work_of(step: &Step, outputs: &HashMap<String, StepOutput>) -> Result<Work, S
             flags: *flags,
         }),
         StepAction::Restore { from, new_name } => {
-            let from = match from {
-                RestoreFrom::Path(path) => path.clone(),
-                RestoreFrom::Step { step: source, .. } => outputs
-                    .get(source)
-                    .and_then(|output| output.checkpoint.clone())
-                    .ok_or_else(|| StepError::MissingInput { step: step.id.clone(), needs: source.clone() })?,
-            };
-            Work::Restore(RestoreRequest { from, new_name: new_name.clone() })
+            Work::Restore(RestoreRequest { from: checkpoint_path(step, from, outputs)?, new_name: new_name.clone() })
         }
         StepAction::Verify { container } => Work::Verify(container.clone()),
         StepAction::StopSource { container } => Work::Stop(container.clone()),
+        StepAction::RemoveCheckpoint { checkpoint } => Work::RemoveCheckpoint(checkpoint_path(step, checkpoint, outputs)?),
     })
+}
+
+fn checkpoint_path(step: &Step, checkpoint: &CheckpointRef, outputs: &HashMap<String, StepOutput>) -> Result<PathBuf, StepError> {
+    match checkpoint {
+        CheckpointRef::Path(path) => Ok(path.clone()),
+        CheckpointRef::Step { step: source, .. } => outputs
+            .get(source)
+            .and_then(|output| output.checkpoint.clone())
+            .ok_or_else(|| StepError::MissingInput { step: step.id.clone(), needs: source.clone() }),
+    }
 }
 
 async fn run_with_timeout<E: Effects>(effects: &E, work: Work, step: &str, timeout: Option<Duration>) -> Result<StepOutput, StepError> {
@@ -339,6 +344,10 @@ async fn run_work<E: Effects>(effects: &E, work: Work, step: &str) -> Result<Ste
         }
         Work::Stop(container) => {
             effects.stop(&container).await?;
+            Ok(StepOutput::default())
+        }
+        Work::RemoveCheckpoint(path) => {
+            effects.remove_checkpoint(&path).await?;
             Ok(StepOutput::default())
         }
     }

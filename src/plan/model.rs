@@ -80,6 +80,9 @@ pub struct Defaults {
     /// Keep a migrated job's source container running after the restore.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub keep_source: Option<bool>,
+    /// Keep a migration's checkpoint folder after the restore is verified.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keep_checkpoint: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout: Option<Timeout>,
 }
@@ -115,6 +118,10 @@ pub struct Job {
     /// Keep the source container running after a migration [default: false].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub keep_source: Option<bool>,
+    /// Keep a migration's checkpoint folder after the restore is verified
+    /// [default: true]; false removes it in a final cleanup step.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keep_checkpoint: Option<bool>,
     /// Jobs that must finish before this one starts.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub depends_on: Vec<String>,

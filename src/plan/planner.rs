@@ -53,6 +53,7 @@ pub enum StepKind {
     Restore,
     Verify,
     StopSource,
+    Cleanup,
 }
 
 impl StepKind {
@@ -63,6 +64,7 @@ impl StepKind {
             StepKind::Restore => "restore",
             StepKind::Verify => "verify",
             StepKind::StopSource => "stop-source",
+            StepKind::Cleanup => "cleanup",
         }
     }
 }
@@ -73,9 +75,11 @@ impl StepKind {
 pub enum StepAction {
     Preflight { checks: Vec<Check> },
     Checkpoint { container: String, output: PathBuf, name: String, path: PathBuf, flags: DumpFlags },
-    Restore { from: RestoreFrom, new_name: String },
+    Restore { from: CheckpointRef, new_name: String },
     Verify { container: String },
     StopSource { container: String },
+    /// Removes the checkpoint folder an earlier step of the job wrote.
+    RemoveCheckpoint { checkpoint: CheckpointRef },
 }
 
 /// A read-only check made before a job changes anything.
@@ -94,10 +98,10 @@ pub enum Check {
     EngineExperimental,
 }
 
-/// The checkpoint folder a restore step starts from.
+/// A checkpoint folder that a restore or cleanup step uses.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
-pub enum RestoreFrom {
+pub enum CheckpointRef {
     /// An existing checkpoint folder.
     Path(PathBuf),
     /// The folder an earlier checkpoint step of this plan writes, and where
@@ -182,15 +186,15 @@ fn job_steps(job: &ValidJob, plan: &ValidPlan) -> Vec<Step> {
                         .find(|other| &other.name == source)
                         .map(|other| other.output.join(other.container.as_deref().unwrap_or_default()).join(&other.checkpoint_name))
                         .unwrap_or_default();
-                    RestoreFrom::Step { step: format!("{source}/{}", StepKind::Checkpoint.as_str()), expected }
+                    CheckpointRef::Step { step: format!("{source}/{}", StepKind::Checkpoint.as_str()), expected }
                 }
-                Some(SourceCheckpoint::Path(path)) => RestoreFrom::Path(path.clone()),
-                None => RestoreFrom::Path(PathBuf::new()),
+                Some(SourceCheckpoint::Path(path)) => CheckpointRef::Path(path.clone()),
+                None => CheckpointRef::Path(PathBuf::new()),
             };
             let mut steps = Vec::new();
             if job.validate_environment {
                 let mut checks = vec![Check::EngineExperimental, Check::NameFree { name: new_name.clone() }];
-                if let RestoreFrom::Path(path) = &from {
+                if let CheckpointRef::Path(path) = &from {
                     checks.push(Check::CheckpointReadable { path: path.clone() });
                 }
                 steps.push(step(StepKind::Preflight, StepAction::Preflight { checks }));
@@ -208,7 +212,7 @@ fn job_steps(job: &ValidJob, plan: &ValidPlan) -> Vec<Step> {
                 checks.push(Check::EngineExperimental);
                 checks.push(Check::NameFree { name: new_name.clone() });
             }
-            let from = RestoreFrom::Step { step: format!("{}/{}", job.name, StepKind::Checkpoint.as_str()), expected: checkpoint_path.clone() };
+            let from = CheckpointRef::Step { step: format!("{}/{}", job.name, StepKind::Checkpoint.as_str()), expected: checkpoint_path.clone() };
             let mut steps = vec![
                 step(StepKind::Preflight, StepAction::Preflight { checks }),
                 step(StepKind::Checkpoint, checkpoint()),
@@ -217,6 +221,10 @@ fn job_steps(job: &ValidJob, plan: &ValidPlan) -> Vec<Step> {
             ];
             if !job.keep_source {
                 steps.push(step(StepKind::StopSource, StepAction::StopSource { container: container.clone() }));
+            }
+            if !job.keep_checkpoint {
+                let checkpoint = CheckpointRef::Step { step: format!("{}/{}", job.name, StepKind::Checkpoint.as_str()), expected: checkpoint_path };
+                steps.push(step(StepKind::Cleanup, StepAction::RemoveCheckpoint { checkpoint }));
             }
             steps
         }
@@ -306,6 +314,15 @@ mod tests {
     }
 
     #[test]
+    fn cleanup_comes_last() {
+        let graph = graph_of("    - name: web\n      action: migrate\n      container: web\n      keep_checkpoint: false\n      restore: {new_name: web-2}\n");
+        assert_eq!(
+            order(&graph),
+            vec!["web/preflight", "web/checkpoint", "web/restore", "web/verify", "web/stop-source", "web/cleanup"]
+        );
+    }
+
+    #[test]
     fn dependencies_come_first() {
         let graph = graph_of(
             "    - name: web\n      action: checkpoint\n      container: web\n      depends_on: [db]\n    - name: db\n      action: checkpoint\n      container: db\n",
@@ -323,7 +340,7 @@ mod tests {
         assert_eq!(
             restore.action,
             StepAction::Restore {
-                from: RestoreFrom::Step { step: "save/checkpoint".into(), expected: PathBuf::from("/cp/web/save") },
+                from: CheckpointRef::Step { step: "save/checkpoint".into(), expected: PathBuf::from("/cp/web/save") },
                 new_name: "web-2".into()
             }
         );

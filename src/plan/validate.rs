@@ -62,6 +62,7 @@ pub struct ValidJob {
     pub new_name: Option<String>,
     pub validate_environment: bool,
     pub keep_source: bool,
+    pub keep_checkpoint: bool,
     /// Jobs to finish first, including the job named by `from.job`.
     pub depends_on: Vec<String>,
     pub timeout: Option<Duration>,
@@ -237,6 +238,14 @@ fn check_job(job: &Job, path: &str, all: &[Job], span: &dyn Fn(&str) -> SourceSp
 
     if job.keep_source.is_some() && job.action != Action::Migrate {
         problems.push(contradiction("keep_source", "only a migration stops its source", "remove `keep_source`", "not used here"));
+    }
+    if job.keep_checkpoint.is_some() && job.action != Action::Migrate {
+        problems.push(contradiction(
+            "keep_checkpoint",
+            "only a migration removes its checkpoint",
+            "remove `keep_checkpoint`; a checkpoint job's checkpoint is what it is for, and a restore only reads one",
+            "not used here",
+        ));
     }
     let leave_running = job.checkpoint.as_ref().and_then(|checkpoint| checkpoint.leave_running);
     if job.action == Action::Migrate && leave_running == Some(false) {
@@ -419,6 +428,7 @@ fn resolve(job: &Job, defaults: &super::model::Defaults) -> ValidJob {
         }),
         validate_environment: restore_value(|restore| restore.validate_environment).unwrap_or(true),
         keep_source: job.keep_source.or(defaults.keep_source).unwrap_or(false),
+        keep_checkpoint: job.keep_checkpoint.or(defaults.keep_checkpoint).unwrap_or(true),
         depends_on,
         timeout: job.timeout.as_ref().or(defaults.timeout.as_ref()).and_then(Timeout::duration),
         hash: String::new(),
