@@ -253,3 +253,13 @@ fn apply_migrate_three_for_real() {
     assert!(again.status.success(), "{}", stderr_of(&again));
     assert!(stdout_of(&again).starts_with("Nothing to do"), "{}", stdout_of(&again));
 }
+
+#[test]
+fn apply_help_shows_examples() {
+    let output = run_docker_cr(&["apply", "--help"]);
+    assert!(output.status.success());
+    let help = stdout_of(&output);
+    assert!(help.contains("--parallel <N>"), "{help}");
+    assert!(help.contains("--dry-run"), "{help}");
+    assert!(help.contains("docker-cr apply plans/migrate-three.yaml --dry-run --output dot"), "{help}");
+}

@@ -1,6 +1,6 @@
-//! The `--dry-run` preview, read like Terraform's plan: one block per step
-//! in run order, values only a run can produce marked as such, and a count
-//! at the end; or the same as JSON.
+//! The `--dry-run` preview, which reads like Terraform's plan: one block
+//! per step in run order, values only a run can produce marked as such, and
+//! a count at the end. The JSON form carries the same facts.
 
 use std::time::Duration;
 

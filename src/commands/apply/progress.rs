@@ -1,6 +1,6 @@
-//! What `apply` shows while and after it runs: a live status line on a
-//! terminal or plain log lines elsewhere, both on stderr, and the closing
-//! summary table on stdout.
+//! The output of `apply` while and after it runs. While it runs, stderr
+//! gets a live status line on a terminal and plain log lines elsewhere;
+//! at the end, stdout gets the summary table.
 
 use std::collections::BTreeMap;
 use std::io::Write;
