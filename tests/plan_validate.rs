@@ -105,6 +105,19 @@ fn missing_metadata_name() {
 
 #[test]
 fn syntax_error_is_reported_alone() {
+    let text = format!("{HEADER}    - name: web\n      action: checkpoint\n     container: web\n    - name: db\n");
+    assert_eq!(
+        problems(&text),
+        vec![problem(
+            "syntax",
+            "invalid YAML: did not find expected '-' indicator, while parsing a block collection",
+            &[9]
+        )]
+    );
+}
+
+#[test]
+fn unclosed_bracket_is_a_syntax_error() {
     let text = format!("{HEADER}    - name: web\n      action: [checkpoint\n");
     let found = problems(&text);
     assert_eq!(found.len(), 1, "{found:?}");

@@ -169,14 +169,36 @@ fn problem_of(error: &serde_yaml::Error, text: &str, line_offset: usize, column_
 /// serde_yaml's message without its path prefix and location suffix, which
 /// the diagnostic shows in its own way.
 fn message_of(error: &serde_yaml::Error) -> String {
-    let mut message = error.to_string();
-    if let Some(at) = message.rfind(" at line ") {
-        message.truncate(at);
-    }
+    let message = without_locations(&error.to_string());
     match message.split_once(": ") {
         Some((prefix, rest)) if !prefix.contains(' ') => rest.to_string(),
         _ => message,
     }
+}
+
+/// Removes every " at line N column M" from a message. libyaml's syntax
+/// errors carry two, the problem's and its context's, and the problem's
+/// sits mid-sentence.
+fn without_locations(message: &str) -> String {
+    const MARKER: &str = " at line ";
+    let mut out = String::new();
+    let mut rest = message;
+    while let Some(at) = rest.find(MARKER) {
+        out.push_str(&rest[..at]);
+        let after = &rest[at + MARKER.len()..];
+        let digits = |text: &str| text.len() - text.trim_start_matches(|c: char| c.is_ascii_digit()).len();
+        let line_digits = digits(after);
+        let column = after[line_digits..].strip_prefix(" column ");
+        match column {
+            Some(column) if line_digits > 0 && digits(column) > 0 => rest = &column[digits(column)..],
+            _ => {
+                out.push_str(MARKER);
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
 }
 
 fn span_of(error: &serde_yaml::Error, text: &str, line_offset: usize, column_offset: usize) -> Option<SourceSpan> {
@@ -212,5 +234,25 @@ fn closest_help(given: &str, valid: &[String], what: &str) -> String {
         (Some((_, name)), _) => format!("did you mean `{name}`? Valid {what}: {listed}"),
         (None, false) => format!("valid {what}: {listed}"),
         (None, true) => format!("no {what} are allowed here"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn locations_removed_from_messages() {
+        assert_eq!(
+            without_locations("did not find expected '-' indicator at line 9 column 6, while parsing a block collection at line 7 column 5"),
+            "did not find expected '-' indicator, while parsing a block collection"
+        );
+        assert_eq!(without_locations("unknown field `x` at line 3"), "unknown field `x` at line 3");
+    }
+
+    #[test]
+    fn item_text_starts_a_document() {
+        let text = "jobs:\n  - name: a\n    action: checkpoint\n  - name: b\n";
+        assert_eq!(item_text(text, 1, 3, 2), "  name: a\n  action: checkpoint");
     }
 }
