@@ -173,6 +173,17 @@ fn restore_without_source_checkpoint() {
 }
 
 #[test]
+fn restore_with_checkpoint_output_settings() {
+    let text = format!(
+        "{HEADER}    - name: web\n      action: restore\n      from: {{path: /tmp/cp}}\n      checkpoint_name: again\n      restore: {{new_name: web-2}}\n"
+    );
+    assert_eq!(
+        problems(&text),
+        vec![problem("contradiction", "job `web`: a restore writes no checkpoint, so `checkpoint_name` has no effect", &[10])]
+    );
+}
+
+#[test]
 fn restore_from_a_job_that_is_no_checkpoint() {
     let text = format!(
         "{HEADER}    - name: move\n      action: migrate\n      container: web\n      restore: {{new_name: web-2}}\n    - name: back\n      action: restore\n      from: {{job: move}}\n      restore: {{new_name: web-3}}\n"

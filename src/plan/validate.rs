@@ -178,6 +178,16 @@ fn check_job(job: &Job, path: &str, all: &[Job], span: &dyn Fn(&str) -> SourceSp
             )),
             Some(from) => check_from(job, from, path, all, span, problems),
         }
+        for (key, set) in [("output", job.output.is_some()), ("checkpoint_name", job.checkpoint_name.is_some())] {
+            if set {
+                problems.push(contradiction(
+                    key,
+                    &format!("a restore writes no checkpoint, so `{key}` has no effect"),
+                    "remove it; `from` names the checkpoint to restore",
+                    "not used by a restore",
+                ));
+            }
+        }
         if job.checkpoint.is_some() {
             problems.push(contradiction("checkpoint", "a restore takes no checkpoint settings", "remove `checkpoint:`; the settings were fixed when the checkpoint was made", "not used by a restore"));
         }
