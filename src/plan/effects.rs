@@ -50,6 +50,10 @@ pub enum StepError {
         source: std::io::Error,
     },
 
+    #[error("the step's task ended abnormally: {message}")]
+    #[diagnostic(code(docker_cr::plan::task_failed), help("this is a bug in docker-cr; please report it with the output of `docker-cr -vv apply`"))]
+    TaskFailed { message: String },
+
     #[error("step {step} timed out after {seconds} s")]
     #[diagnostic(code(docker_cr::plan::step_timed_out), help("raise the job's `timeout`, or look at the step's progress lines for where it hung"))]
     TimedOut { step: String, seconds: u64 },

@@ -184,8 +184,7 @@ pub async fn execute<E: Effects>(
             Ok((id, (result, elapsed))) => (running_nodes.remove(&id), result, elapsed),
             Err(join_error) => {
                 let node = running_nodes.remove(&join_error.id());
-                let message = format!("the step's task ended abnormally: {join_error}");
-                let error = StepError::Preflight { check: message, help: "this is a bug in docker-cr, please report it".into() };
+                let error = StepError::TaskFailed { message: join_error.to_string() };
                 (node, Err(error), Duration::ZERO)
             }
         };
