@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
 
 /// The default folder under which checkpoints are written.
-pub const DEFAULT_OUTPUT: &str = "/tmp/docker-checkpoints";
+pub const DEFAULT_OUTPUT: &str = crate::checkpoint::DEFAULT_OUTPUT;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -59,9 +59,72 @@ pub enum Command {
         docker-cr check --format json")]
     Check(FormatArgs),
 
+    /// Apply a plan of checkpoint, restore and migration jobs, or preview it.
+    #[command(after_help = "Steps the plan's journal records as done are skipped, so a second apply resumes after \
+        a failure and does nothing once every step is done. Exits with 0 when every step succeeded and 1 otherwise.\n\n\
+        Examples:\n  \
+        docker-cr apply plans/migrate-three.yaml --dry-run\n  \
+        docker-cr apply plans/migrate-three.yaml --dry-run --output dot | dot -Tsvg > plan.svg\n  \
+        sudo docker-cr apply plans/migrate-three.yaml --parallel 2")]
+    Apply(ApplyArgs),
+
+    /// Check a plan file without touching anything.
+    #[command(after_help = "Examples:\n  \
+        docker-cr plan validate plans/migrate-three.yaml")]
+    Plan(PlanArgs),
+
+    /// Print the JSON Schema of plan files.
+    #[command(after_help = "Editors validate plans against it through a first line such as\n  \
+        # yaml-language-server: $schema=../schemas/plan.schema.json\n\nExamples:\n  \
+        docker-cr schema > schemas/plan.schema.json")]
+    Schema,
+
     /// Print the versions of docker-cr, CRIU and the Docker engine.
     #[command(after_help = "Examples:\n  docker-cr version\n  docker-cr version --format json")]
     Version(FormatArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ApplyArgs {
+    /// The plan file.
+    pub plan: PathBuf,
+
+    /// Print what would happen, step by step, and change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// How to print the preview or the summary.
+    #[arg(long, short = 'o', value_enum, default_value_t = PlanOutput::Tree)]
+    pub output: PlanOutput,
+
+    /// The maximum number of steps that run at once.
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..), value_name = "N")]
+    pub parallel: u16,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PlanOutput {
+    /// An indented block per step, for people.
+    Tree,
+    /// One JSON document, for scripts.
+    Json,
+    /// A Graphviz digraph of the steps (previews only).
+    Dot,
+}
+
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    #[command(subcommand)]
+    pub command: PlanCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PlanCommand {
+    /// Check a plan's syntax and meaning; exits with 0 when it is valid and 1 otherwise.
+    Validate {
+        /// The plan file.
+        plan: PathBuf,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -15,3 +15,4 @@ pub mod exec;
 pub mod image;
 pub mod linux;
 pub mod rootfs;
+pub mod plan;

@@ -31,6 +31,9 @@ use thiserror::Error;
 
 pub use manifest::{FilesRecord, Manifest, MANIFEST_FORMAT};
 
+/// The folder under which checkpoints are written when no other is named.
+pub const DEFAULT_OUTPUT: &str = "/tmp/docker-checkpoints";
+
 /// The subfolder holding CRIU's images, as Podman and CRI-O name it.
 pub const IMAGES_DIR: &str = "checkpoint";
 pub const CONFIG_DUMP: &str = "config.dump";

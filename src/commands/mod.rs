@@ -2,9 +2,12 @@
 //! execution layer and prints the result, as text for people or JSON for
 //! scripts, on stdout. Progress and logs go to stderr.
 
+mod apply;
 mod check;
 mod checkpoint;
+mod plan;
 mod restore;
+mod schema;
 mod version;
 
 use std::process::ExitCode;
@@ -22,6 +25,9 @@ pub async fn run(cli: Cli) -> miette::Result<ExitCode> {
         Command::Checkpoint(args) => checkpoint::run(&criu, args).await,
         Command::Restore(args) => restore::run(&criu, args).await,
         Command::Check(args) => check::run(&criu, args).await,
+        Command::Apply(args) => apply::run(&criu, args).await,
+        Command::Plan(args) => plan::run(args),
+        Command::Schema => schema::run(),
         Command::Version(args) => version::run(&criu, args).await,
     }
 }

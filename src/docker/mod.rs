@@ -9,11 +9,14 @@
 mod snapshot;
 mod start;
 
+use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 
 use bollard::errors::Error as BollardError;
 use bollard::models::{ContainerCreateBody, ContainerInspectResponse};
-use bollard::query_parameters::{CreateContainerOptionsBuilder, RemoveContainerOptionsBuilder};
+use bollard::query_parameters::{
+    CreateContainerOptionsBuilder, ListContainersOptionsBuilder, RemoveContainerOptionsBuilder, StopContainerOptionsBuilder,
+};
 use bollard::Docker;
 use miette::Diagnostic;
 use thiserror::Error;
@@ -202,6 +205,41 @@ impl Engine {
             .remove_container(container, Some(options))
             .await
             .map_err(|error| self.api_error(&format!("removing container {container}"), error))
+    }
+
+    /// Lists the names of the running containers that carry every one of
+    /// `labels`, sorted.
+    pub async fn running_containers_with_labels(&self, labels: &BTreeMap<String, String>) -> Result<Vec<String>, DockerError> {
+        let label_filters: Vec<String> = labels.iter().map(|(key, value)| format!("{key}={value}")).collect();
+        let filters = HashMap::from([("label", label_filters), ("status", vec!["running".to_string()])]);
+        let options = ListContainersOptionsBuilder::new().all(false).filters(&filters).build();
+        let containers = self
+            .client
+            .list_containers(Some(options))
+            .await
+            .map_err(|error| self.api_error("listing containers by label", error))?;
+        let mut names: Vec<String> = containers
+            .into_iter()
+            .filter_map(|container| container.names?.into_iter().next())
+            .map(|name| name.trim_start_matches('/').to_string())
+            .collect();
+        names.sort();
+        Ok(names)
+    }
+
+    /// Stops a running container, giving its processes `grace_secs` seconds
+    /// after the stop signal before the engine kills them.
+    pub async fn stop_container(&self, container: &str, grace_secs: i32) -> Result<(), DockerError> {
+        let options = StopContainerOptionsBuilder::new().t(grace_secs).build();
+        match self.client.stop_container(container, Some(options)).await {
+            Ok(()) => Ok(()),
+            // 304: the container was already stopped.
+            Err(BollardError::DockerResponseServerError { status_code: 304, .. }) => Ok(()),
+            Err(BollardError::DockerResponseServerError { status_code: 404, .. }) => {
+                Err(DockerError::NoSuchContainer { container: container.to_string() })
+            }
+            Err(error) => Err(self.api_error(&format!("stopping container {container}"), error)),
+        }
     }
 
     /// Starts a created container from a checkpoint that has been placed in
