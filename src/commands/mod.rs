@@ -4,6 +4,9 @@
 
 mod check;
 mod checkpoint;
+mod inspect;
+mod list;
+mod render;
 mod restore;
 mod version;
 
@@ -21,6 +24,8 @@ pub async fn run(cli: Cli) -> miette::Result<ExitCode> {
     match cli.command {
         Command::Checkpoint(args) => checkpoint::run(&criu, args).await,
         Command::Restore(args) => restore::run(&criu, args).await,
+        Command::Inspect(args) => inspect::run(args),
+        Command::List(args) => list::run(args),
         Command::Check(args) => check::run(&criu, args).await,
         Command::Version(args) => version::run(&criu, args).await,
     }

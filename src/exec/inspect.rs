@@ -1,0 +1,569 @@
+//! Inspection of a checkpoint offline: what it contains, read from its
+//! manifest (when docker-cr wrote it) and from CRIU's images through the
+//! image reader, with no CRIU, engine or root needed.
+//!
+//! Reading is proportional to what is asked: the overview reads the
+//! inventory, pstree and core images, and a process's pages are read only
+//! for command lines, environments and memory sizes.
+
+use std::collections::HashMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use miette::Diagnostic;
+use serde::Serialize;
+use thiserror::Error;
+
+use crate::checkpoint::{self, CheckpointError, Manifest};
+use crate::image::files::{describe, index_files, FileDescription};
+use crate::image::memory::{split_nul_strings, Pagemap};
+use crate::image::{proto, ImageDir, ImageError};
+
+/// The schema version of [`InspectReport`] in JSON; it changes only when a
+/// field is removed or changes meaning.
+pub const REPORT_SCHEMA: &str = "docker-cr.inspect/v1";
+
+/// The file names that mark a checkpoint archive, as Podman, CRI-O and the
+/// kubelet write them.
+const ARCHIVE_SUFFIXES: &[&str] = &[".tar", ".tar.gz", ".tgz", ".tar.zst", ".tar.zstd"];
+
+/// The archive docker-cr itself writes beside the images for changes to
+/// the container's file system, as Podman names it.
+const ROOTFS_DIFF: &str = "rootfs-diff.tar";
+
+#[derive(Debug, Error, Diagnostic)]
+pub enum InspectError {
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Image(#[from] ImageError),
+
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Checkpoint(#[from] CheckpointError),
+
+    #[error("{path} is a checkpoint archive, which docker-cr cannot inspect yet")]
+    #[diagnostic(
+        code(docker_cr::inspect::archive_not_supported),
+        help("unpack it first, for example `mkdir cp && tar -xf {} -C cp`, then inspect the folder", path.display())
+    )]
+    ArchiveNotSupported { path: PathBuf },
+
+    #[error("{path} does not exist")]
+    #[diagnostic(code(docker_cr::inspect::not_found), help("check the path; `docker-cr list` shows the checkpoints in the default folder"))]
+    NotFound { path: PathBuf },
+
+    #[error("no process with pid {pid} in the checkpoint {path}")]
+    #[diagnostic(code(docker_cr::inspect::no_such_pid), help("`docker-cr inspect --ps-tree {}` lists the pids", path.display()))]
+    NoSuchPid { path: PathBuf, pid: u32 },
+}
+
+/// What to read beyond the overview.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct InspectOptions {
+    pub command_lines: bool,
+    pub environments: bool,
+    pub files: bool,
+    pub memory: bool,
+    pub mounts: bool,
+    /// Limits the processes to the subtree of this pid.
+    pub pid: Option<u32>,
+}
+
+/// How a checkpoint folder is laid out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Layout {
+    /// Written by `docker-cr checkpoint`: a manifest and checkpoint/.
+    DockerCr,
+    /// Podman's or CRI-O's layout: checkpoint/ and config.dump, no manifest.
+    Podman,
+    /// A folder CRIU dumped into, such as `docker checkpoint create` writes.
+    Criu,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct InspectReport {
+    /// Always [`REPORT_SCHEMA`].
+    pub schema: &'static str,
+    pub path: PathBuf,
+    pub layout: Layout,
+    pub images_path: PathBuf,
+    pub container: Option<ContainerInfo>,
+    pub engine: Option<String>,
+    /// When the container was created, in RFC 3339, from config.dump.
+    pub created: Option<String>,
+    /// When the dump finished, in RFC 3339, from the manifest.
+    pub checkpointed_at: Option<String>,
+    pub criu_version: Option<String>,
+    /// CRIU's image format version from inventory.img.
+    pub image_version: u32,
+    /// The container's host name, from the dumped UTS namespace.
+    pub hostname: Option<String>,
+    pub sizes: Sizes,
+    pub process_count: usize,
+    pub processes: Vec<Process>,
+    /// The container's configured environment, from the manifest or
+    /// config.dump.
+    pub environment: Option<Vec<String>>,
+    pub mounts: Option<Vec<Mount>>,
+    pub stats: Option<Stats>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ContainerInfo {
+    pub id: Option<String>,
+    pub name: Option<String>,
+    pub image: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct Sizes {
+    /// Every file of the checkpoint, in bytes.
+    pub total_bytes: u64,
+    /// CRIU's images, in bytes.
+    pub images_bytes: u64,
+    /// The pages-<n>.img files, in bytes.
+    pub memory_pages_bytes: u64,
+    /// The archive of file-system changes, when the checkpoint has one.
+    pub rootfs_diff_bytes: Option<u64>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Process {
+    pub pid: u32,
+    pub ppid: u32,
+    pub pgid: u32,
+    pub sid: u32,
+    pub threads: Vec<u32>,
+    /// The kernel's task name, at most 15 bytes.
+    pub comm: String,
+    /// The full command line, from the process's memory pages; `null` when
+    /// not requested or when those pages are not in the dump.
+    pub command_line: Option<Vec<String>>,
+    pub environment: Option<Vec<String>>,
+    pub files: Option<Vec<OpenFile>>,
+    pub memory: Option<Memory>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct OpenFile {
+    pub fd: u32,
+    /// Whether the descriptor is closed on exec (FD_CLOEXEC).
+    pub cloexec: bool,
+    #[serde(flatten)]
+    pub description: FileDescription,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Memory {
+    /// The bytes of all mappings.
+    pub mapped_bytes: u64,
+    /// The bytes of pages the dump contains for this process.
+    pub dumped_bytes: u64,
+    pub mappings: Vec<Mapping>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Mapping {
+    pub start: u64,
+    pub end: u64,
+    /// As /proc/<pid>/maps shows it: "r-xp".
+    pub protection: String,
+    /// heap, stack, vdso, vvar, vsyscall, file, anon or shared.
+    pub kind: &'static str,
+    pub file: Option<String>,
+    pub dumped_bytes: u64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Mount {
+    pub mount_id: u32,
+    pub parent_mount_id: u32,
+    pub mountpoint: String,
+    pub fstype: String,
+    pub source: String,
+    pub root: String,
+    pub options: String,
+    /// A bind mount from outside the container that a restore must supply.
+    pub external: bool,
+}
+
+/// CRIU's dump statistics; times in microseconds.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct Stats {
+    pub freezing_time_us: u32,
+    pub frozen_time_us: u32,
+    pub memdump_time_us: u32,
+    pub memwrite_time_us: u32,
+    pub pages_scanned: u64,
+    pub pages_skipped_parent: u64,
+    pub pages_written: u64,
+}
+
+/// A checkpoint found on disk, before any image is read.
+#[derive(Debug, Clone)]
+pub struct Located {
+    pub root: PathBuf,
+    pub layout: Layout,
+    pub images: PathBuf,
+}
+
+/// Finds the images of a checkpoint folder of any supported layout.
+pub fn locate(path: &Path) -> Result<Located, InspectError> {
+    if !path.exists() {
+        return Err(InspectError::NotFound { path: path.to_path_buf() });
+    }
+    if path.is_file() {
+        let name = path.file_name().map(|name| name.to_string_lossy().to_lowercase()).unwrap_or_default();
+        // NOTE: archives are refused until the reader can take images from
+        // a tar stream; that needs a member index for .tar and a
+        // decompress-until-found reader for .tar.gz and .tar.zst.
+        if ARCHIVE_SUFFIXES.iter().any(|suffix| name.ends_with(suffix)) {
+            return Err(InspectError::ArchiveNotSupported { path: path.to_path_buf() });
+        }
+        return Err(ImageError::NotAnImageFolder { path: path.to_path_buf() }.into());
+    }
+    let nested = path.join(checkpoint::IMAGES_DIR);
+    if nested.join("inventory.img").is_file() {
+        let layout = if path.join(checkpoint::MANIFEST).is_file() { Layout::DockerCr } else { Layout::Podman };
+        return Ok(Located { root: path.to_path_buf(), layout, images: nested });
+    }
+    if path.join("inventory.img").is_file() {
+        return Ok(Located { root: path.to_path_buf(), layout: Layout::Criu, images: path.to_path_buf() });
+    }
+    Err(ImageError::NotAnImageFolder { path: path.to_path_buf() }.into())
+}
+
+/// Reads what a checkpoint contains.
+pub fn inspect(path: &Path, options: &InspectOptions) -> Result<InspectReport, InspectError> {
+    let located = locate(path)?;
+    let images = ImageDir::open(&located.images)?;
+    let manifest = read_manifest(&located)?;
+    let config = read_config_dump(&located.root);
+
+    let inventory = images.inventory()?;
+    let pstree = images.pstree()?;
+    let selected = select_subtree(&pstree, options.pid).ok_or(InspectError::NoSuchPid {
+        path: path.to_path_buf(),
+        pid: options.pid.unwrap_or_default(),
+    })?;
+
+    // Open files are shared between tasks by id, so files.img is read once.
+    let files = if options.files { images.files()? } else { Vec::new() };
+    let file_index = index_files(&files);
+    let mut processes = Vec::with_capacity(selected.len());
+    for entry in selected {
+        processes.push(read_process(&images, entry, options, &file_index)?);
+    }
+
+    // The container's namespaces are those of its init task; the
+    // inventory's root_ids are of the namespaces CRIU itself ran in.
+    let init = &pstree[0];
+    let root_ids = images.ids(init.pid, &images.core(init.pid)?)?;
+    let hostname = match root_ids.and_then(|ids| ids.uts_ns_id) {
+        Some(id) => images.utsns(id)?.map(|uts| uts.nodename),
+        None => None,
+    };
+    let mounts = if options.mounts { read_mounts(&images, root_ids.and_then(|ids| ids.mnt_ns_id))? } else { None };
+    let stats = images.dump_stats(Some(&located.root.join(checkpoint::STATS_DUMP)))?.map(|dump| Stats {
+        freezing_time_us: dump.freezing_time,
+        frozen_time_us: dump.frozen_time,
+        memdump_time_us: dump.memdump_time,
+        memwrite_time_us: dump.memwrite_time,
+        pages_scanned: dump.pages_scanned,
+        pages_skipped_parent: dump.pages_skipped_parent,
+        pages_written: dump.pages_written,
+    });
+
+    let (images_bytes, memory_pages_bytes) = images.sizes()?;
+    let rootfs_diff = located.root.join(ROOTFS_DIFF);
+    let sizes = Sizes {
+        total_bytes: if located.layout == Layout::Criu { images_bytes } else { checkpoint::tree_size(&located.root) },
+        images_bytes,
+        memory_pages_bytes,
+        rootfs_diff_bytes: fs::metadata(&rootfs_diff).ok().map(|meta| meta.len()),
+    };
+
+    Ok(InspectReport {
+        schema: REPORT_SCHEMA,
+        path: path.to_path_buf(),
+        layout: located.layout,
+        images_path: located.images.clone(),
+        container: container_info(manifest.as_ref(), config.as_ref()),
+        engine: manifest.as_ref().map(|manifest| format!("docker {}", manifest.engine.version)),
+        created: config.as_ref().and_then(|config| config["Created"].as_str()).map(str::to_string),
+        checkpointed_at: manifest.as_ref().map(|manifest| manifest.checkpointed_at.clone()),
+        criu_version: manifest.as_ref().map(|manifest| manifest.criu_version.clone()),
+        image_version: inventory.img_version,
+        hostname,
+        sizes,
+        process_count: pstree.len(),
+        processes,
+        environment: configured_environment(manifest.as_ref(), config.as_ref()),
+        mounts,
+        stats,
+    })
+}
+
+fn read_manifest(located: &Located) -> Result<Option<Manifest>, InspectError> {
+    if located.layout != Layout::DockerCr {
+        return Ok(None);
+    }
+    let dir = checkpoint::CheckpointDir::at(&located.root);
+    Ok(Some(dir.read_manifest()?))
+}
+
+/// Reads the engine's inspect output that docker-cr and Podman keep as
+/// config.dump. A missing or unreadable file only leaves fields empty.
+fn read_config_dump(root: &Path) -> Option<serde_json::Value> {
+    let path = root.join(checkpoint::CONFIG_DUMP);
+    let text = fs::read_to_string(&path).ok()?;
+    match serde_json::from_str(&text) {
+        Ok(value) => Some(value),
+        Err(error) => {
+            tracing::warn!(path = %path.display(), %error, "config.dump is not valid JSON; container details are left out");
+            None
+        }
+    }
+}
+
+fn container_info(manifest: Option<&Manifest>, config: Option<&serde_json::Value>) -> Option<ContainerInfo> {
+    if let Some(manifest) = manifest {
+        return Some(ContainerInfo {
+            id: Some(manifest.container.id.clone()),
+            name: Some(manifest.container.name.clone()),
+            image: Some(manifest.container.image.clone()),
+        });
+    }
+    let config = config?;
+    let text = |value: &serde_json::Value| value.as_str().map(|text| text.trim_start_matches('/').to_string());
+    Some(ContainerInfo {
+        id: text(&config["Id"]).or_else(|| text(&config["id"])),
+        name: text(&config["Name"]).or_else(|| text(&config["name"])),
+        image: text(&config["Config"]["Image"]).or_else(|| text(&config["rootfsImageName"])),
+    })
+}
+
+fn configured_environment(manifest: Option<&Manifest>, config: Option<&serde_json::Value>) -> Option<Vec<String>> {
+    if let Some(manifest) = manifest {
+        return Some(manifest.container.env.clone());
+    }
+    let env = config?["Config"]["Env"].as_array()?;
+    Some(env.iter().filter_map(|value| value.as_str().map(str::to_string)).collect())
+}
+
+/// Returns the pstree entries of `pid`'s subtree in CRIU's order, or all
+/// of them; `None` when `pid` is not in the tree.
+fn select_subtree(pstree: &[proto::PstreeEntry], pid: Option<u32>) -> Option<Vec<&proto::PstreeEntry>> {
+    let Some(pid) = pid else {
+        return Some(pstree.iter().collect());
+    };
+    if !pstree.iter().any(|entry| entry.pid == pid) {
+        return None;
+    }
+    let mut included = vec![pid];
+    // CRIU writes a parent before its children, so one pass finds them all.
+    for entry in pstree {
+        if included.contains(&entry.ppid) && !included.contains(&entry.pid) {
+            included.push(entry.pid);
+        }
+    }
+    Some(pstree.iter().filter(|entry| included.contains(&entry.pid)).collect())
+}
+
+fn read_process(
+    images: &ImageDir,
+    entry: &proto::PstreeEntry,
+    options: &InspectOptions,
+    files: &HashMap<u32, &proto::FileEntry>,
+) -> Result<Process, InspectError> {
+    let core = images.core(entry.pid)?;
+    let mut process = Process {
+        pid: entry.pid,
+        ppid: entry.ppid,
+        pgid: entry.pgid,
+        sid: entry.sid,
+        threads: entry.threads.clone(),
+        comm: core.tc.as_ref().map(|tc| tc.comm.clone()).unwrap_or_default(),
+        command_line: None,
+        environment: None,
+        files: None,
+        memory: None,
+    };
+
+    if options.files {
+        let ids = images.ids(entry.pid, &core)?;
+        if let Some(ids) = ids {
+            let mut open: Vec<OpenFile> = images
+                .fdinfo(ids.files_id)?
+                .into_iter()
+                .map(|fdinfo| OpenFile {
+                    fd: fdinfo.fd,
+                    cloexec: fdinfo.flags & 1 != 0,
+                    description: describe(fdinfo.id, files),
+                })
+                .collect();
+            open.sort_by_key(|file| file.fd);
+            process.files = Some(open);
+        }
+    }
+
+    if options.command_lines || options.environments || options.memory {
+        let Some(mm) = images.mm(entry.pid)? else { return Ok(process) };
+        let Some(pagemap) = images.pagemap(entry.pid)? else { return Ok(process) };
+        if options.command_lines {
+            process.command_line = read_strings(&pagemap, mm.mm_arg_start, mm.mm_arg_end)?;
+        }
+        if options.environments {
+            process.environment = read_strings(&pagemap, mm.mm_env_start, mm.mm_env_end)?;
+        }
+        if options.memory {
+            process.memory = Some(memory_of(&mm, &pagemap, files));
+        }
+    }
+    Ok(process)
+}
+
+fn read_strings(pagemap: &Pagemap, start: u64, end: u64) -> Result<Option<Vec<String>>, InspectError> {
+    if end <= start {
+        return Ok(Some(Vec::new()));
+    }
+    Ok(pagemap.read_memory(start, end - start)?.map(|bytes| split_nul_strings(&bytes)))
+}
+
+/// CRIU's VMA_* status bits that `--memory` shows, from CRIU's
+/// criu/include/image.h.
+mod vma_status {
+    pub const STACK: u32 = 1 << 1;
+    pub const VSYSCALL: u32 = 1 << 2;
+    pub const VDSO: u32 = 1 << 3;
+    pub const HEAP: u32 = 1 << 5;
+    pub const FILE_PRIVATE: u32 = 1 << 6;
+    pub const FILE_SHARED: u32 = 1 << 7;
+    pub const ANON_SHARED: u32 = 1 << 8;
+    pub const VVAR: u32 = 1 << 12;
+}
+
+fn memory_of(mm: &proto::MmEntry, pagemap: &Pagemap, files: &HashMap<u32, &proto::FileEntry>) -> Memory {
+    let mappings: Vec<Mapping> = mm
+        .vmas
+        .iter()
+        .map(|vma| {
+            let kind = mapping_kind(vma.status);
+            // For a file mapping CRIU stores the file's id in files.img in
+            // the shmid field.
+            let file = if vma.status & (vma_status::FILE_PRIVATE | vma_status::FILE_SHARED) != 0 {
+                u32::try_from(vma.shmid).ok().and_then(|id| files.get(&id)).and_then(|file| file.reg.as_ref()).map(|reg| reg.name.clone())
+            } else {
+                None
+            };
+            Mapping {
+                start: vma.start,
+                end: vma.end,
+                protection: protection(vma.prot, vma.flags),
+                kind,
+                file,
+                dumped_bytes: pagemap.dumped_bytes_in(vma.start, vma.end),
+            }
+        })
+        .collect();
+    Memory {
+        mapped_bytes: mappings.iter().map(|mapping| mapping.end.saturating_sub(mapping.start)).sum(),
+        dumped_bytes: pagemap.dumped_bytes(),
+        mappings,
+    }
+}
+
+fn mapping_kind(status: u32) -> &'static str {
+    match status {
+        s if s & vma_status::HEAP != 0 => "heap",
+        s if s & vma_status::STACK != 0 => "stack",
+        s if s & vma_status::VDSO != 0 => "vdso",
+        s if s & vma_status::VVAR != 0 => "vvar",
+        s if s & vma_status::VSYSCALL != 0 => "vsyscall",
+        s if s & (vma_status::FILE_PRIVATE | vma_status::FILE_SHARED) != 0 => "file",
+        s if s & vma_status::ANON_SHARED != 0 => "shared",
+        _ => "anon",
+    }
+}
+
+/// Formats PROT_* and MAP_SHARED the way /proc/<pid>/maps does.
+fn protection(prot: u32, flags: u32) -> String {
+    const PROT_READ: u32 = 1;
+    const PROT_WRITE: u32 = 2;
+    const PROT_EXEC: u32 = 4;
+    const MAP_SHARED: u32 = 1;
+    let bit = |mask: u32, letter: char| if prot & mask != 0 { letter } else { '-' };
+    let shared = if flags & MAP_SHARED != 0 { 's' } else { 'p' };
+    [bit(PROT_READ, 'r'), bit(PROT_WRITE, 'w'), bit(PROT_EXEC, 'x'), shared].iter().collect()
+}
+
+fn read_mounts(images: &ImageDir, mnt_ns_id: Option<u32>) -> Result<Option<Vec<Mount>>, InspectError> {
+    let Some(id) = mnt_ns_id else { return Ok(None) };
+    let Some(entries) = images.mountpoints(id)? else { return Ok(None) };
+    Ok(Some(
+        entries
+            .into_iter()
+            .map(|entry| Mount {
+                mount_id: entry.mnt_id,
+                parent_mount_id: entry.parent_mnt_id,
+                mountpoint: entry.mountpoint,
+                fstype: entry.fsname.unwrap_or_else(|| fstype_name(entry.fstype)),
+                source: entry.source,
+                root: entry.root,
+                options: entry.options,
+                external: entry.ext_mount.unwrap_or(false) || entry.ext_key.is_some(),
+            })
+            .collect(),
+    ))
+}
+
+/// Names CRIU's fstype codes (the fstype enum of CRIU's mnt.proto). CRIU
+/// writes `fsname` only for some file systems, so this is the usual name.
+fn fstype_name(code: u32) -> String {
+    const NAMES: &[&str] = &[
+        "other", "proc", "sysfs", "devtmpfs", "binfmt_misc", "tmpfs", "devpts", "simfs", "pstore", "securityfs",
+        "fusectl", "debugfs", "cgroup", "aufs", "mqueue", "fuse", "auto", "overlay", "autofs", "tracefs",
+    ];
+    const CGROUP2: u32 = 23;
+    match NAMES.get(code as usize) {
+        Some(name) => (*name).to_string(),
+        None if code == CGROUP2 => "cgroup2".to_string(),
+        None => format!("fstype {code}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn task(pid: u32, ppid: u32) -> proto::PstreeEntry {
+        proto::PstreeEntry { pid, ppid, pgid: 1, sid: 1, threads: vec![pid] }
+    }
+
+    #[test]
+    fn subtree_keeps_descendants_only() {
+        let pstree = vec![task(1, 0), task(9, 1), task(11, 1), task(14, 11)];
+        let pids: Vec<u32> = select_subtree(&pstree, Some(11)).unwrap().iter().map(|entry| entry.pid).collect();
+        assert_eq!(pids, vec![11, 14]);
+    }
+
+    #[test]
+    fn subtree_of_unknown_pid_is_none() {
+        assert!(select_subtree(&[task(1, 0)], Some(5)).is_none());
+    }
+
+    #[test]
+    fn protection_reads_like_proc_maps() {
+        assert_eq!(protection(5, 2), "r-xp");
+        assert_eq!(protection(3, 1), "rw-s");
+    }
+
+    #[test]
+    fn archive_is_rejected_with_its_own_error() {
+        let folder = tempfile::tempdir().unwrap();
+        let archive = folder.path().join("web.tar.zst");
+        fs::write(&archive, b"").unwrap();
+        assert!(matches!(locate(&archive), Err(InspectError::ArchiveNotSupported { .. })));
+    }
+}
