@@ -57,7 +57,7 @@ pub enum InspectError {
     NoSuchPid { path: PathBuf, pid: u32 },
 }
 
-/// What to read beyond the overview.
+/// The parts of a checkpoint to read beyond the overview.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct InspectOptions {
     pub command_lines: bool,
@@ -69,7 +69,7 @@ pub struct InspectOptions {
     pub pid: Option<u32>,
 }
 
-/// How a checkpoint folder is laid out.
+/// The layout of a checkpoint folder.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Layout {
@@ -215,9 +215,10 @@ pub fn locate(path: &Path) -> Result<Located, InspectError> {
     }
     if path.is_file() {
         let name = path.file_name().map(|name| name.to_string_lossy().to_lowercase()).unwrap_or_default();
-        // NOTE: archives are refused until the reader can take images from
-        // a tar stream; that needs a member index for .tar and a
-        // decompress-until-found reader for .tar.gz and .tar.zst.
+        // NOTE: archives are rejected until the reader can take images from
+        // a tar stream. That needs a member index for .tar, and for .tar.gz
+        // and .tar.zst a reader that stops decompressing once it has found
+        // the members it needs.
         if ARCHIVE_SUFFIXES.iter().any(|suffix| name.ends_with(suffix)) {
             return Err(InspectError::ArchiveNotSupported { path: path.to_path_buf() });
         }
@@ -394,15 +395,13 @@ fn read_process(
     if options.files {
         let ids = images.ids(entry.pid, &core)?;
         if let Some(ids) = ids {
-            let mut open: Vec<OpenFile> = images
-                .fdinfo(ids.files_id)?
-                .into_iter()
-                .map(|fdinfo| OpenFile {
-                    fd: fdinfo.fd,
-                    cloexec: fdinfo.flags & 1 != 0,
-                    description: describe(fdinfo.id, files),
-                })
-                .collect();
+            let mut open = Vec::new();
+            for fdinfo in images.fdinfo(ids.files_id)? {
+                if !files.contains_key(&fdinfo.id) {
+                    return Err(ImageError::FileNotFound { path: images.path().join("files.img"), id: fdinfo.id }.into());
+                }
+                open.push(OpenFile { fd: fdinfo.fd, cloexec: fdinfo.flags & 1 != 0, description: describe(fdinfo.id, files) });
+            }
             open.sort_by_key(|file| file.fd);
             process.files = Some(open);
         }

@@ -10,7 +10,7 @@ use serde::Serialize;
 use crate::checkpoint::{self, CheckpointDir};
 use crate::exec::inspect::{locate, Layout};
 
-/// How deep below a searched folder checkpoints are looked for.
+/// The depth of folders below a searched folder that may be checkpoints.
 const SEARCH_DEPTH: usize = 2;
 
 /// One checkpoint found on disk.

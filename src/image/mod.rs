@@ -104,6 +104,10 @@ pub enum ImageError {
     )]
     NotAnImageFolder { path: PathBuf },
 
+    #[error("{path} has no file with id {id}, which an fdinfo image refers to")]
+    #[diagnostic(code(docker_cr::image::file_not_found), help("files.img is truncated or corrupt; take a new checkpoint"))]
+    FileNotFound { path: PathBuf, id: u32 },
+
     #[error("{pagemap} points at byte {offset} of {pages}, which has only {size} bytes")]
     #[diagnostic(code(docker_cr::image::pages_out_of_range), help("the pages image is truncated; take a new checkpoint"))]
     PagesOutOfRange { pagemap: PathBuf, pages: PathBuf, offset: u64, size: u64 },

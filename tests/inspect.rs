@@ -1,0 +1,234 @@
+//! `docker-cr inspect` against checkpoints of real containers: what it
+//! shows must match what is known of the checkpointed processes, and a
+//! damaged image must give a diagnostic, never a panic.
+
+mod common;
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use common::*;
+use docker_cr::exec::inspect::{inspect, InspectOptions};
+
+/// The script of the fixture container: a file open on fd 3, a listening
+/// nc and httpd, and a shell loop.
+const SERVER_SCRIPT: &str = "mkdir -p /tmp; exec 3>/tmp/held; nc -l -p 8080 & httpd -p 8081; while true; do sleep 1; done";
+
+/// Checkpoints one server container per test process and returns the
+/// checkpoint folder; the container is removed once it is dumped.
+fn server_checkpoint() -> Option<&'static Path> {
+    static CHECKPOINT: OnceLock<PathBuf> = OnceLock::new();
+    if !host_ready() {
+        return None;
+    }
+    let path = CHECKPOINT.get_or_init(|| {
+        let mut containers = Containers::new();
+        let name = containers.run(&unique_name("inspect-server"), &["-e", "DCR_COLOR=blue", "-e", "DCR_MODE=test"], SERVER_SCRIPT);
+        assert!(wait_for(std::time::Duration::from_secs(10), || docker(&["exec", &name, "sh", "-c", "netstat -ltn | grep -q 8081"]).status.success()));
+        let output_dir = tempfile::tempdir().unwrap().keep();
+        let output = run_docker_cr(&["checkpoint", &name, "--name", "cp", "--output", output_dir.to_str().unwrap(), "--format", "json"]);
+        assert!(output.status.success(), "checkpoint failed: {}", stderr_of(&output));
+        let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+        PathBuf::from(report["path"].as_str().unwrap())
+    });
+    Some(path.as_path())
+}
+
+fn inspect_json(args: &[&str]) -> serde_json::Value {
+    let mut all = vec!["inspect", "--format", "json"];
+    all.extend_from_slice(args);
+    let output = run_docker_cr(&all);
+    assert!(output.status.success(), "inspect failed: {}", stderr_of(&output));
+    serde_json::from_slice(&output.stdout).expect("inspect printed no JSON")
+}
+
+fn process_with_command<'a>(report: &'a serde_json::Value, command: &[&str]) -> &'a serde_json::Value {
+    report["processes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|process| process["command_line"] == serde_json::json!(command))
+        .unwrap_or_else(|| panic!("no process runs {command:?}: {:#}", report["processes"]))
+}
+
+#[test]
+fn command_lines_match_processes() {
+    let Some(checkpoint) = server_checkpoint() else { return };
+    let reports = inspect_json(&["--ps-tree-cmd", checkpoint.to_str().unwrap()]);
+    let report = &reports[0];
+
+    assert_eq!(report["layout"], "docker-cr");
+    let init = &report["processes"][0];
+    assert_eq!(init["pid"], 1);
+    assert_eq!(init["command_line"], serde_json::json!(["sh", "-c", SERVER_SCRIPT]));
+    let nc = process_with_command(report, &["nc", "-l", "-p", "8080"]);
+    assert_eq!(nc["ppid"], 1);
+    assert_eq!(nc["comm"], "nc");
+    process_with_command(report, &["httpd", "-p", "8081"]);
+    assert_eq!(report["process_count"].as_u64().unwrap() as usize, report["processes"].as_array().unwrap().len());
+}
+
+#[test]
+fn environment_comes_from_memory() {
+    let Some(checkpoint) = server_checkpoint() else { return };
+    let reports = inspect_json(&["--ps-tree-env", "--env", checkpoint.to_str().unwrap()]);
+    let init_env = reports[0]["processes"][0]["environment"].as_array().unwrap();
+    assert!(init_env.contains(&serde_json::json!("DCR_COLOR=blue")), "{init_env:?}");
+    assert!(init_env.contains(&serde_json::json!("DCR_MODE=test")), "{init_env:?}");
+    let configured = reports[0]["environment"].as_array().unwrap();
+    assert!(configured.contains(&serde_json::json!("DCR_COLOR=blue")));
+}
+
+#[test]
+fn files_and_sockets_are_listed() {
+    let Some(checkpoint) = server_checkpoint() else { return };
+    let reports = inspect_json(&["--files", "--sockets", checkpoint.to_str().unwrap()]);
+    let report = &reports[0];
+
+    let init_files = report["processes"][0]["files"].as_array().unwrap();
+    let held = init_files.iter().find(|file| file["fd"] == 3).expect("fd 3 of init");
+    assert_eq!(held["kind"], "reg");
+    assert_eq!(held["path"], "/tmp/held");
+    assert_eq!(held["position"], 0);
+
+    let sockets: Vec<&serde_json::Value> =
+        report["processes"].as_array().unwrap().iter().flat_map(|process| process["files"].as_array().unwrap()).filter_map(|file| file.get("socket").filter(|socket| !socket.is_null())).collect();
+    for port in [8080, 8081] {
+        let listening = sockets.iter().find(|socket| socket["local"].as_str().unwrap_or_default().ends_with(&format!(":{port}")));
+        let listening = listening.unwrap_or_else(|| panic!("no socket on port {port}: {sockets:?}"));
+        assert_eq!(listening["protocol"], "tcp");
+        assert_eq!(listening["state"], "LISTEN");
+        assert_eq!(listening["listening"], true);
+    }
+}
+
+#[test]
+fn text_views_show_tree_and_sockets() {
+    let Some(checkpoint) = server_checkpoint() else { return };
+    let output = run_docker_cr(&["inspect", "--ps-tree-cmd", "--sockets", "--mounts", "--stats", checkpoint.to_str().unwrap()]);
+    assert!(output.status.success(), "{}", stderr_of(&output));
+    let text = stdout_of(&output);
+    assert!(text.contains("nc -l -p 8080"), "{text}");
+    assert!(text.contains("listening"), "{text}");
+    assert!(text.contains("/etc/hostname"), "{text}");
+    assert!(text.contains("frozen time"), "{text}");
+}
+
+#[test]
+fn pid_limits_tree_to_subtree() {
+    let Some(checkpoint) = server_checkpoint() else { return };
+    let all = inspect_json(&["--ps-tree", checkpoint.to_str().unwrap()]);
+    let nc_pid = all[0]["processes"].as_array().unwrap().iter().find(|process| process["comm"] == "nc").unwrap()["pid"].as_u64().unwrap();
+    let subtree = inspect_json(&["--pid", &nc_pid.to_string(), checkpoint.to_str().unwrap()]);
+    let pids: Vec<u64> = subtree[0]["processes"].as_array().unwrap().iter().map(|process| process["pid"].as_u64().unwrap()).collect();
+    assert_eq!(pids, vec![nc_pid]);
+}
+
+#[test]
+fn bare_criu_folder_from_docker_checkpoint() {
+    if !host_ready() {
+        return;
+    }
+    let mut containers = Containers::new();
+    let name = containers.run(&unique_name("inspect-bare"), &[], "while true; do sleep 1; done");
+    let id = docker_ok(&["inspect", "-f", "{{.Id}}", &name]);
+    let created = docker(&["checkpoint", "create", "--leave-running", &name, "dcr-test-inspect-cp"]);
+    assert!(created.status.success(), "docker checkpoint create failed: {}", stderr_of(&created));
+    let source = PathBuf::from(format!("/var/lib/docker/containers/{id}/checkpoints/dcr-test-inspect-cp"));
+    let copy = tempfile::tempdir().unwrap();
+    docker_cr::checkpoint::copy_files(&source, copy.path()).unwrap();
+    let _ = docker(&["checkpoint", "rm", &name, "dcr-test-inspect-cp"]);
+
+    let reports = inspect_json(&["--ps-tree-cmd", copy.path().to_str().unwrap()]);
+    assert_eq!(reports[0]["layout"], "criu");
+    assert_eq!(reports[0]["processes"][0]["command_line"], serde_json::json!(["sh", "-c", "while true; do sleep 1; done"]));
+}
+
+#[test]
+fn archive_is_rejected_as_unsupported() {
+    let folder = tempfile::tempdir().unwrap();
+    let archive = folder.path().join("web.tar.gz");
+    fs::write(&archive, b"not read").unwrap();
+    let output = run_docker_cr(&["inspect", archive.to_str().unwrap()]);
+    assert!(!output.status.success());
+    let stderr = stderr_of(&output);
+    assert!(stderr.contains("docker_cr::inspect::archive_not_supported"), "{stderr}");
+    assert!(stderr.contains("web.tar.gz"), "{stderr}");
+}
+
+/// Copies a checkpoint's images into a fresh folder to damage.
+fn images_copy(checkpoint: &Path) -> tempfile::TempDir {
+    let copy = tempfile::tempdir().unwrap();
+    docker_cr::checkpoint::copy_files(&checkpoint.join("checkpoint"), copy.path()).unwrap();
+    copy
+}
+
+fn everything() -> InspectOptions {
+    InspectOptions { command_lines: true, environments: true, files: true, memory: true, mounts: true, pid: None }
+}
+
+#[test]
+fn missing_pstree_is_named() {
+    let Some(checkpoint) = server_checkpoint() else { return };
+    let copy = images_copy(checkpoint);
+    fs::remove_file(copy.path().join("pstree.img")).unwrap();
+    let error = inspect(copy.path(), &everything()).unwrap_err();
+    assert!(error.to_string().contains("pstree.img is missing"), "{error}");
+}
+
+#[test]
+fn image_of_another_kind_names_magic() {
+    let Some(checkpoint) = server_checkpoint() else { return };
+    let copy = images_copy(checkpoint);
+    fs::copy(copy.path().join("files.img"), copy.path().join("pstree.img")).unwrap();
+    let error = inspect(copy.path(), &everything()).unwrap_err();
+    let message = error.to_string();
+    assert!(message.contains("pstree.img"), "{message}");
+    assert!(message.contains("at byte 4"), "{message}");
+}
+
+/// The images every view reads, damaged one at a time.
+const DAMAGED_IMAGES: &[&str] = &["inventory.img", "pstree.img", "core-1.img", "ids-1.img", "mm-1.img", "pagemap-1.img", "files.img", "fdinfo-2.img"];
+
+#[test]
+fn truncated_images_give_diagnostics() {
+    let Some(checkpoint) = server_checkpoint() else { return };
+    for image in DAMAGED_IMAGES {
+        let original = fs::read(checkpoint.join("checkpoint").join(image)).unwrap();
+        for cut in [0, 1, 4, 7, 8, 11, original.len() / 2, original.len() - 1] {
+            let copy = images_copy(checkpoint);
+            fs::write(copy.path().join(image), &original[..cut]).unwrap();
+            let result = std::panic::catch_unwind(|| inspect(copy.path(), &everything()));
+            let result = result.unwrap_or_else(|_| panic!("inspect panicked on {image} cut at {cut}"));
+            // A cut right after the magic leaves a valid image with no
+            // entries, which fdinfo and files images may be.
+            let empty_but_valid = cut == 8 && image.starts_with("f");
+            if cut < original.len() && cut > 0 && *image != "inventory.img" && !empty_but_valid {
+                // A cut inside an entry or its length is always detected.
+                let error = result.expect_err(&format!("{image} cut at {cut} was accepted"));
+                assert!(error.to_string().contains(image), "{image} cut at {cut}: {error}");
+            }
+        }
+    }
+}
+
+#[test]
+fn bit_flips_never_panic() {
+    let Some(checkpoint) = server_checkpoint() else { return };
+    for image in DAMAGED_IMAGES {
+        let original = fs::read(checkpoint.join("checkpoint").join(image)).unwrap();
+        // Every byte of small images, a spread of bytes of larger ones.
+        let step = (original.len() / 64).max(1);
+        for position in (0..original.len()).step_by(step) {
+            for bit in [0, 3, 7] {
+                let mut damaged = original.clone();
+                damaged[position] ^= 1 << bit;
+                let copy = images_copy(checkpoint);
+                fs::write(copy.path().join(image), &damaged).unwrap();
+                let result = std::panic::catch_unwind(|| inspect(copy.path(), &everything()));
+                assert!(result.is_ok(), "inspect panicked on {image} with bit {bit} of byte {position} flipped");
+            }
+        }
+    }
+}
