@@ -232,3 +232,23 @@ fn bit_flips_never_panic() {
         }
     }
 }
+
+#[test]
+fn restore_rejects_corrupt_pstree_first() {
+    let Some(checkpoint) = server_checkpoint() else { return };
+    let copy = tempfile::tempdir().unwrap();
+    let root = copy.path().join("cp");
+    fs::create_dir_all(root.join("checkpoint")).unwrap();
+    docker_cr::checkpoint::copy_files(checkpoint, &root).unwrap();
+    docker_cr::checkpoint::copy_files(&checkpoint.join("checkpoint"), &root.join("checkpoint")).unwrap();
+    let pstree = root.join("checkpoint/pstree.img");
+    let bytes = fs::read(&pstree).unwrap();
+    fs::write(&pstree, &bytes[..bytes.len() - 3]).unwrap();
+
+    let name = unique_name("inspect-never-created");
+    let output = run_docker_cr(&["restore", "--from", root.to_str().unwrap(), "--new-name", &name]);
+    assert!(!output.status.success());
+    let stderr = stderr_of(&output);
+    assert!(stderr.contains("docker_cr::image::truncated"), "{stderr}");
+    assert!(!docker(&["inspect", &name]).status.success(), "a container was created from a corrupt checkpoint");
+}

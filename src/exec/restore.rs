@@ -19,6 +19,7 @@ use super::{blocking, require_root, ExecError};
 use crate::checkpoint::{self, CheckpointDir};
 use crate::criu::{CriuClient, KernelVersion};
 use crate::docker::{DockerError, Engine};
+use crate::image::ImageDir;
 
 /// How long a restored container must keep running before the restore
 /// counts as done; a tree that CRIU restored wrongly usually dies at once.
@@ -56,6 +57,7 @@ pub async fn restore(
     // all before anything is created.
     let dir = CheckpointDir::open(&request.from)?;
     let manifest = dir.read_manifest()?;
+    ImageDir::open(&dir.images_dir())?.check()?;
     let engine_info = engine.info().await?;
     if !engine_info.experimental {
         return Err(ExecError::EngineNotExperimental);

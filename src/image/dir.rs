@@ -43,6 +43,18 @@ impl ImageDir {
         Ok(entries)
     }
 
+    /// Decodes the images every restore needs (inventory, pstree and each
+    /// task's core) and returns the number of processes, so that a corrupt
+    /// checkpoint is found before anything is created from it.
+    pub fn check(&self) -> Result<usize, ImageError> {
+        self.inventory()?;
+        let pstree = self.pstree()?;
+        for task in &pstree {
+            self.core(task.pid)?;
+        }
+        Ok(pstree.len())
+    }
+
     pub fn core(&self, pid: u32) -> Result<proto::CoreEntry, ImageError> {
         read_first(&self.required(&format!("core-{pid}.img"))?, magic::CORE)
     }
