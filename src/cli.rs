@@ -52,7 +52,8 @@ pub enum Command {
 
     /// Show what checkpoints contain, offline, without CRIU or root.
     #[command(after_help = "PATH is a docker-cr checkpoint folder, a Podman or CRI-O checkpoint folder, or a \
-        folder CRIU dumped into (such as `docker checkpoint create` writes). Archives are not supported yet.\n\n\
+        folder CRIU dumped into (such as `docker checkpoint create` writes), or a checkpoint archive \
+        (.tar, .tar.gz, .tar.zst) as Podman, CRI-O and the kubelet write them.\n\n\
         In JSON, a field the options did not ask for is null.\n\nExamples:\n  \
         docker-cr inspect /tmp/docker-checkpoints/web/before-upgrade\n  \
         docker-cr inspect --ps-tree-cmd --pid 1 ./web/before-upgrade\n  \

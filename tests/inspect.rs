@@ -146,15 +146,61 @@ fn bare_criu_folder_from_docker_checkpoint() {
 }
 
 #[test]
-fn archive_is_rejected_as_unsupported() {
+fn archives_read_like_folders() {
+    let Some(checkpoint) = server_checkpoint() else { return };
     let folder = tempfile::tempdir().unwrap();
+    let tar = folder.path().join("cp.tar");
+    // Podman and CRI-O archive the checkpoint folder's contents, with
+    // CRIU's images under checkpoint/ and config.dump beside them.
+    let packed = std::process::Command::new("tar")
+        .args(["-C", checkpoint.to_str().unwrap(), "-cf", tar.to_str().unwrap(), "checkpoint", "config.dump", "spec.dump", "stats-dump"])
+        .status()
+        .unwrap();
+    assert!(packed.success());
+    assert!(std::process::Command::new("gzip").args(["-kf", tar.to_str().unwrap()]).status().unwrap().success());
+    assert!(std::process::Command::new("zstd").args(["-qf", tar.to_str().unwrap()]).status().unwrap().success());
+
+    for name in ["cp.tar", "cp.tar.gz", "cp.tar.zst"] {
+        let archive = folder.path().join(name);
+        let reports = inspect_json(&["--ps-tree-cmd", "--ps-tree-env", "--files", archive.to_str().unwrap()]);
+        let report = &reports[0];
+        assert_eq!(report["layout"], "podman", "{name}");
+        assert_eq!(report["processes"][0]["command_line"], serde_json::json!(["sh", "-c", SERVER_SCRIPT]), "{name}");
+        let environment = report["processes"][0]["environment"].as_array().unwrap();
+        assert!(environment.contains(&serde_json::json!("DCR_COLOR=blue")), "{name}");
+        process_with_command(report, &["nc", "-l", "-p", "8080"]);
+        assert!(report["stats"].is_object(), "{name}: stats-dump was not read");
+        assert!(report["container"]["name"].as_str().unwrap().starts_with(PREFIX), "{name}");
+    }
+}
+
+#[test]
+fn archive_without_checkpoint_is_rejected() {
+    let folder = tempfile::tempdir().unwrap();
+    fs::write(folder.path().join("config.dump"), b"{}").unwrap();
     let archive = folder.path().join("web.tar.gz");
-    fs::write(&archive, b"not read").unwrap();
+    let packed = std::process::Command::new("tar")
+        .args(["-C", folder.path().to_str().unwrap(), "-czf", archive.to_str().unwrap(), "config.dump"])
+        .status()
+        .unwrap();
+    assert!(packed.success());
     let output = run_docker_cr(&["inspect", archive.to_str().unwrap()]);
     assert!(!output.status.success());
     let stderr = stderr_of(&output);
-    assert!(stderr.contains("docker_cr::inspect::archive_not_supported"), "{stderr}");
+    assert!(stderr.contains("docker_cr::inspect::archive_without_checkpoint"), "{stderr}");
     assert!(stderr.contains("web.tar.gz"), "{stderr}");
+}
+
+#[test]
+fn corrupt_archive_gives_diagnostic() {
+    let folder = tempfile::tempdir().unwrap();
+    let archive = folder.path().join("broken.tar.zst");
+    fs::write(&archive, b"this is not zstd").unwrap();
+    let output = run_docker_cr(&["inspect", archive.to_str().unwrap()]);
+    assert!(!output.status.success());
+    let stderr = stderr_of(&output);
+    assert!(stderr.contains("broken.tar.zst"), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
 }
 
 /// Copies a checkpoint's images into a fresh folder to damage.

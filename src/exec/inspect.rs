@@ -9,6 +9,7 @@
 use std::collections::HashMap;
 use std::fs;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use miette::Diagnostic;
 use serde::Serialize;
@@ -17,15 +18,12 @@ use thiserror::Error;
 use crate::checkpoint::{self, CheckpointError, Manifest};
 use crate::image::files::{describe, index_files, FileDescription};
 use crate::image::memory::{split_nul_strings, Pagemap};
+use crate::image::archive::{Archive, Compression};
 use crate::image::{proto, ImageDir, ImageError};
 
 /// The schema version of [`InspectReport`] in JSON; it changes only when a
 /// field is removed or changes meaning.
 pub const REPORT_SCHEMA: &str = "docker-cr.inspect/v1";
-
-/// The file names that mark a checkpoint archive, as Podman, CRI-O and the
-/// kubelet write them.
-const ARCHIVE_SUFFIXES: &[&str] = &[".tar", ".tar.gz", ".tgz", ".tar.zst", ".tar.zstd"];
 
 /// The archive docker-cr itself writes beside the images for changes to
 /// the container's file system, as Podman names it.
@@ -41,12 +39,12 @@ pub enum InspectError {
     #[diagnostic(transparent)]
     Checkpoint(#[from] CheckpointError),
 
-    #[error("{path} is a checkpoint archive, which docker-cr cannot inspect yet")]
+    #[error("the archive {path} has no checkpoint/ folder of CRIU images")]
     #[diagnostic(
-        code(docker_cr::inspect::archive_not_supported),
-        help("unpack it first, for example `mkdir cp && tar -xf {} -C cp`, then inspect the folder", path.display())
+        code(docker_cr::inspect::archive_without_checkpoint),
+        help("`tar -tf {}` lists its members; a checkpoint archive has checkpoint/inventory.img", path.display())
     )]
-    ArchiveNotSupported { path: PathBuf },
+    ArchiveWithoutCheckpoint { path: PathBuf },
 
     #[error("{path} does not exist")]
     #[diagnostic(code(docker_cr::inspect::not_found), help("check the path; `docker-cr list` shows the checkpoints in the default folder"))]
@@ -205,42 +203,104 @@ pub struct Stats {
 pub struct Located {
     pub root: PathBuf,
     pub layout: Layout,
+    /// The images folder: a path on disk, or for an archive the archive's
+    /// path joined with the folder's name in it.
     pub images: PathBuf,
+    /// The opened archive, when the checkpoint is one.
+    archive: Option<Arc<Archive>>,
+}
+
+impl Located {
+    /// Opens the images.
+    pub fn image_dir(&self) -> Result<ImageDir, ImageError> {
+        match &self.archive {
+            Some(archive) => ImageDir::in_archive(archive.clone(), images_prefix(self.layout)),
+            None => ImageDir::open(&self.images),
+        }
+    }
+
+    /// Reads a file at the top of the checkpoint, when it is there.
+    fn read_top(&self, name: &str) -> Option<Vec<u8>> {
+        match &self.archive {
+            Some(archive) => archive.read(name).ok(),
+            None => fs::read(self.root.join(name)).ok(),
+        }
+    }
+
+    fn top_size(&self, name: &str) -> Option<u64> {
+        match &self.archive {
+            Some(archive) => archive.size(name),
+            None => fs::metadata(self.root.join(name)).ok().map(|meta| meta.len()),
+        }
+    }
+
+    fn total_bytes(&self, images_bytes: u64) -> u64 {
+        match (&self.archive, self.layout) {
+            (Some(_), _) => fs::metadata(&self.root).map(|meta| meta.len()).unwrap_or(0),
+            (None, Layout::Criu) => images_bytes,
+            (None, _) => checkpoint::tree_size(&self.root),
+        }
+    }
+}
+
+fn images_prefix(layout: Layout) -> &'static str {
+    match layout {
+        Layout::Criu => "",
+        Layout::DockerCr | Layout::Podman => "checkpoint/",
+    }
 }
 
 /// Finds the images of a checkpoint folder of any supported layout.
+/// Archives are left to [`open_archive`], which must read them.
 pub fn locate(path: &Path) -> Result<Located, InspectError> {
     if !path.exists() {
         return Err(InspectError::NotFound { path: path.to_path_buf() });
     }
     if path.is_file() {
-        let name = path.file_name().map(|name| name.to_string_lossy().to_lowercase()).unwrap_or_default();
-        // NOTE: archives are rejected until the reader can take images from
-        // a tar stream. That needs a member index for .tar, and for .tar.gz
-        // and .tar.zst a reader that stops decompressing once it has found
-        // the members it needs.
-        if ARCHIVE_SUFFIXES.iter().any(|suffix| name.ends_with(suffix)) {
-            return Err(InspectError::ArchiveNotSupported { path: path.to_path_buf() });
-        }
         return Err(ImageError::NotAnImageFolder { path: path.to_path_buf() }.into());
     }
     let nested = path.join(checkpoint::IMAGES_DIR);
     if nested.join("inventory.img").is_file() {
         let layout = if path.join(checkpoint::MANIFEST).is_file() { Layout::DockerCr } else { Layout::Podman };
-        return Ok(Located { root: path.to_path_buf(), layout, images: nested });
+        return Ok(Located { root: path.to_path_buf(), layout, images: nested, archive: None });
     }
     if path.join("inventory.img").is_file() {
-        return Ok(Located { root: path.to_path_buf(), layout: Layout::Criu, images: path.to_path_buf() });
+        return Ok(Located { root: path.to_path_buf(), layout: Layout::Criu, images: path.to_path_buf(), archive: None });
     }
     Err(ImageError::NotAnImageFolder { path: path.to_path_buf() }.into())
 }
 
+/// Opens a checkpoint archive; `keep_pages` keeps the pages of a
+/// compressed one in memory for reading process memory.
+pub fn open_archive(path: &Path, compression: Compression, keep_pages: bool) -> Result<Located, InspectError> {
+    let archive = Archive::open(path, compression, keep_pages)?;
+    let layout = if archive.contains("checkpoint/inventory.img") {
+        if archive.contains(checkpoint::MANIFEST) {
+            Layout::DockerCr
+        } else {
+            Layout::Podman
+        }
+    } else if archive.contains("inventory.img") {
+        Layout::Criu
+    } else {
+        return Err(InspectError::ArchiveWithoutCheckpoint { path: path.to_path_buf() });
+    };
+    let images = archive.member_path(images_prefix(layout).trim_end_matches('/'));
+    Ok(Located { root: path.to_path_buf(), layout, images, archive: Some(Arc::new(archive)) })
+}
+
 /// Reads what a checkpoint contains.
 pub fn inspect(path: &Path, options: &InspectOptions) -> Result<InspectReport, InspectError> {
-    let located = locate(path)?;
-    let images = ImageDir::open(&located.images)?;
+    let located = match Compression::from_name(path) {
+        Some(compression) if path.is_file() => {
+            let keep_pages = options.command_lines || options.environments || options.memory;
+            open_archive(path, compression, keep_pages)?
+        }
+        _ => locate(path)?,
+    };
+    let images = located.image_dir()?;
     let manifest = read_manifest(&located)?;
-    let config = read_config_dump(&located.root);
+    let config = read_config_dump(&located);
 
     let inventory = images.inventory()?;
     let pstree = images.pstree()?;
@@ -266,7 +326,8 @@ pub fn inspect(path: &Path, options: &InspectOptions) -> Result<InspectReport, I
         None => None,
     };
     let mounts = if options.mounts { read_mounts(&images, root_ids.and_then(|ids| ids.mnt_ns_id))? } else { None };
-    let stats = images.dump_stats(Some(&located.root.join(checkpoint::STATS_DUMP)))?.map(|dump| Stats {
+    let top_stats = located.read_top(checkpoint::STATS_DUMP);
+    let stats = images.dump_stats(top_stats.as_deref())?.map(|dump| Stats {
         freezing_time_us: dump.freezing_time,
         frozen_time_us: dump.frozen_time,
         memdump_time_us: dump.memdump_time,
@@ -277,12 +338,11 @@ pub fn inspect(path: &Path, options: &InspectOptions) -> Result<InspectReport, I
     });
 
     let (images_bytes, memory_pages_bytes) = images.sizes()?;
-    let rootfs_diff = located.root.join(ROOTFS_DIFF);
     let sizes = Sizes {
-        total_bytes: if located.layout == Layout::Criu { images_bytes } else { checkpoint::tree_size(&located.root) },
+        total_bytes: located.total_bytes(images_bytes),
         images_bytes,
         memory_pages_bytes,
-        rootfs_diff_bytes: fs::metadata(&rootfs_diff).ok().map(|meta| meta.len()),
+        rootfs_diff_bytes: located.top_size(ROOTFS_DIFF),
     };
 
     Ok(InspectReport {
@@ -310,16 +370,21 @@ fn read_manifest(located: &Located) -> Result<Option<Manifest>, InspectError> {
     if located.layout != Layout::DockerCr {
         return Ok(None);
     }
-    let dir = checkpoint::CheckpointDir::at(&located.root);
-    Ok(Some(dir.read_manifest()?))
+    if located.archive.is_none() {
+        return Ok(Some(checkpoint::CheckpointDir::at(&located.root).read_manifest()?));
+    }
+    let path = located.root.join(checkpoint::MANIFEST);
+    let bytes = located.read_top(checkpoint::MANIFEST).unwrap_or_default();
+    let manifest = serde_json::from_slice(&bytes).map_err(|source| CheckpointError::InvalidManifest { path, source })?;
+    Ok(Some(manifest))
 }
 
 /// Reads the engine's inspect output that docker-cr and Podman keep as
 /// config.dump. A missing or unreadable file only leaves fields empty.
-fn read_config_dump(root: &Path) -> Option<serde_json::Value> {
-    let path = root.join(checkpoint::CONFIG_DUMP);
-    let text = fs::read_to_string(&path).ok()?;
-    match serde_json::from_str(&text) {
+fn read_config_dump(located: &Located) -> Option<serde_json::Value> {
+    let path = located.root.join(checkpoint::CONFIG_DUMP);
+    let bytes = located.read_top(checkpoint::CONFIG_DUMP)?;
+    match serde_json::from_slice(&bytes) {
         Ok(value) => Some(value),
         Err(error) => {
             tracing::warn!(path = %path.display(), %error, "config.dump is not valid JSON; container details are left out");
@@ -559,10 +624,17 @@ mod tests {
     }
 
     #[test]
-    fn archive_is_rejected_with_its_own_error() {
+    fn archive_without_checkpoint_is_named() {
         let folder = tempfile::tempdir().unwrap();
-        let archive = folder.path().join("web.tar.zst");
-        fs::write(&archive, b"").unwrap();
-        assert!(matches!(locate(&archive), Err(InspectError::ArchiveNotSupported { .. })));
+        let archive = folder.path().join("web.tar");
+        let mut builder = tar::Builder::new(fs::File::create(&archive).unwrap());
+        let mut header = tar::Header::new_gnu();
+        header.set_size(2);
+        header.set_cksum();
+        builder.append_data(&mut header, "config.dump", &b"{}"[..]).unwrap();
+        builder.finish().unwrap();
+        drop(builder);
+        let error = inspect(&archive, &InspectOptions::default()).unwrap_err();
+        assert!(matches!(error, InspectError::ArchiveWithoutCheckpoint { .. }), "{error:?}");
     }
 }

@@ -1,44 +1,70 @@
 //! A folder of CRIU images, read by CRIU's file names: images of a process
 //! are named by its pid (core-<pid>.img, mm-<pid>.img, pagemap-<pid>.img),
 //! images of shared objects by CRIU's id of the object (fdinfo-<files_id>,
-//! mountpoints-<mnt_ns_id>, utsns-<uts_ns_id>).
+//! mountpoints-<mnt_ns_id>, utsns-<uts_ns_id>). The folder is either on
+//! disk or inside a checkpoint archive.
 
 use std::fs;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
-use super::framing::{read_entries, read_first};
-use super::memory::Pagemap;
+use prost::Message;
+
+use super::archive::Archive;
+use super::framing::{decode_entries, read_image, split_entries};
+use super::memory::{Pagemap, PagesSource};
 use super::{magic, proto, ImageError};
+
+/// Where the images are.
+#[derive(Debug, Clone)]
+enum Store {
+    Folder(PathBuf),
+    /// A folder inside an archive, by the prefix of its members' names
+    /// ("checkpoint/" or "").
+    Archive { archive: Arc<Archive>, prefix: String },
+}
 
 /// An opened folder of CRIU images. Nothing is read until asked for.
 #[derive(Debug, Clone)]
 pub struct ImageDir {
-    path: PathBuf,
+    store: Store,
 }
 
 impl ImageDir {
-    /// Opens a folder that CRIU dumped into; it must hold inventory.img.
+    /// Opens a folder that CRIU dumped into; it must contain inventory.img.
     pub fn open(path: &Path) -> Result<Self, ImageError> {
         if !path.join("inventory.img").is_file() {
             return Err(ImageError::NotAnImageFolder { path: path.to_path_buf() });
         }
-        Ok(Self { path: path.to_path_buf() })
+        Ok(Self { store: Store::Folder(path.to_path_buf()) })
     }
 
-    pub fn path(&self) -> &Path {
-        &self.path
+    /// Opens the images under `prefix` in an archive.
+    pub fn in_archive(archive: Arc<Archive>, prefix: &str) -> Result<Self, ImageError> {
+        if !archive.contains(&format!("{prefix}inventory.img")) {
+            return Err(ImageError::NotAnImageFolder { path: archive.member_path(prefix) });
+        }
+        Ok(Self { store: Store::Archive { archive, prefix: prefix.to_string() } })
+    }
+
+    /// Returns the folder's path; for an archive, the archive's path joined
+    /// with the folder's name in it.
+    pub fn path(&self) -> PathBuf {
+        match &self.store {
+            Store::Folder(path) => path.clone(),
+            Store::Archive { archive, prefix } => archive.member_path(prefix.trim_end_matches('/')),
+        }
     }
 
     pub fn inventory(&self) -> Result<proto::InventoryEntry, ImageError> {
-        read_first(&self.required("inventory.img")?, magic::INVENTORY)
+        self.read_first("inventory.img", magic::INVENTORY)
     }
 
     /// Reads the process tree, in CRIU's order: the root task first.
     pub fn pstree(&self) -> Result<Vec<proto::PstreeEntry>, ImageError> {
-        let path = self.required("pstree.img")?;
-        let entries: Vec<proto::PstreeEntry> = read_entries(&path, magic::PSTREE)?;
+        let entries: Vec<proto::PstreeEntry> = self.read_entries("pstree.img", magic::PSTREE)?;
         if entries.is_empty() {
-            return Err(ImageError::Empty { path });
+            return Err(ImageError::Empty { path: self.file_path("pstree.img") });
         }
         Ok(entries)
     }
@@ -56,104 +82,158 @@ impl ImageDir {
     }
 
     pub fn core(&self, pid: u32) -> Result<proto::CoreEntry, ImageError> {
-        read_first(&self.required(&format!("core-{pid}.img"))?, magic::CORE)
+        self.read_first(&format!("core-{pid}.img"), magic::CORE)
     }
 
     /// Reads a task's object ids from ids-<pid>.img, or from its core
     /// image, where CRIU before 4.0 kept them.
     pub fn ids(&self, pid: u32, core: &proto::CoreEntry) -> Result<Option<proto::TaskKobjIdsEntry>, ImageError> {
-        let path = self.path.join(format!("ids-{pid}.img"));
-        if path.is_file() {
-            return read_first(&path, magic::IDS).map(Some);
+        let name = format!("ids-{pid}.img");
+        if self.exists(&name) {
+            return self.read_first(&name, magic::IDS).map(Some);
         }
         Ok(core.ids)
     }
 
     pub fn mm(&self, pid: u32) -> Result<Option<proto::MmEntry>, ImageError> {
-        self.optional(&format!("mm-{pid}.img")).map(|path| read_first(&path, magic::MM)).transpose()
+        self.read_optional(&format!("mm-{pid}.img"), magic::MM)
     }
 
     pub fn pagemap(&self, pid: u32) -> Result<Option<Pagemap>, ImageError> {
-        self.optional(&format!("pagemap-{pid}.img")).map(|path| Pagemap::read(&path)).transpose()
+        let name = format!("pagemap-{pid}.img");
+        if !self.exists(&name) {
+            return Ok(None);
+        }
+        let path = self.file_path(&name);
+        let bytes = self.read_bytes(&name)?;
+        let pages_id = Pagemap::pages_id(&path, &bytes)?;
+        let pages_name = format!("pages-{pages_id}.img");
+        let pages = match &self.store {
+            Store::Folder(folder) => PagesSource::File(folder.join(&pages_name)),
+            Store::Archive { archive, prefix } => PagesSource::Archive { archive: archive.clone(), name: format!("{prefix}{pages_name}") },
+        };
+        Pagemap::decode(&path, &bytes, pages).map(Some)
     }
 
     pub fn fs(&self, pid: u32) -> Result<Option<proto::FsEntry>, ImageError> {
-        self.optional(&format!("fs-{pid}.img")).map(|path| read_first(&path, magic::FS)).transpose()
+        self.read_optional(&format!("fs-{pid}.img"), magic::FS)
     }
 
     /// Reads the descriptors of a files table; a task without open files
     /// has no fdinfo image.
     pub fn fdinfo(&self, files_id: u32) -> Result<Vec<proto::FdinfoEntry>, ImageError> {
-        match self.optional(&format!("fdinfo-{files_id}.img")) {
-            Some(path) => read_entries(&path, magic::FDINFO),
-            None => Ok(Vec::new()),
+        let name = format!("fdinfo-{files_id}.img");
+        if !self.exists(&name) {
+            return Ok(Vec::new());
         }
+        self.read_entries(&name, magic::FDINFO)
     }
 
     /// Reads every open file description of the dump from files.img.
     pub fn files(&self) -> Result<Vec<proto::FileEntry>, ImageError> {
-        match self.optional("files.img") {
-            Some(path) => read_entries(&path, magic::FILES),
-            None => Ok(Vec::new()),
+        if !self.exists("files.img") {
+            return Ok(Vec::new());
         }
+        self.read_entries("files.img", magic::FILES)
     }
 
     /// Reads the mounts of a mount namespace; `None` when the namespace
     /// was not dumped.
     pub fn mountpoints(&self, mnt_ns_id: u32) -> Result<Option<Vec<proto::MntEntry>>, ImageError> {
-        self.optional(&format!("mountpoints-{mnt_ns_id}.img")).map(|path| read_entries(&path, magic::MNTS)).transpose()
+        let name = format!("mountpoints-{mnt_ns_id}.img");
+        if !self.exists(&name) {
+            return Ok(None);
+        }
+        self.read_entries(&name, magic::MNTS).map(Some)
     }
 
     pub fn utsns(&self, uts_ns_id: u32) -> Result<Option<proto::UtsnsEntry>, ImageError> {
-        self.optional(&format!("utsns-{uts_ns_id}.img")).map(|path| read_first(&path, magic::UTSNS)).transpose()
+        self.read_optional(&format!("utsns-{uts_ns_id}.img"), magic::UTSNS)
     }
 
-    /// Reads CRIU's dump statistics from stats-dump in this folder, or in
-    /// `fallback` (docker-cr moves the file up one level, where Podman
-    /// keeps it).
-    pub fn dump_stats(&self, fallback: Option<&Path>) -> Result<Option<proto::DumpStatsEntry>, ImageError> {
-        let candidates = std::iter::once(self.path.join("stats-dump")).chain(fallback.map(Path::to_path_buf));
-        for path in candidates {
-            if path.is_file() {
-                return super::read_dump_stats(&path);
-            }
-        }
-        Ok(None)
+    /// Reads CRIU's dump statistics from stats-dump in this folder, or
+    /// from `fallback` (docker-cr and Podman keep it one level up).
+    pub fn dump_stats(&self, fallback: Option<&[u8]>) -> Result<Option<proto::DumpStatsEntry>, ImageError> {
+        let (path, bytes) = if self.exists("stats-dump") {
+            (self.file_path("stats-dump"), self.read_bytes("stats-dump")?)
+        } else if let Some(bytes) = fallback {
+            (self.file_path("../stats-dump"), bytes.to_vec())
+        } else {
+            return Ok(None);
+        };
+        let entries: Vec<proto::StatsEntry> = decode_entries(&path, &bytes, magic::STATS)?;
+        Ok(entries.into_iter().find_map(|entry| entry.dump))
     }
 
-    /// Returns the bytes of every file in the folder, and of the pages
+    /// Returns the bytes of every image in the folder, and of the pages
     /// images among them.
     pub fn sizes(&self) -> Result<(u64, u64), ImageError> {
-        let io_error = |source| ImageError::Io { path: self.path.clone(), source };
-        let mut total = 0;
-        let mut pages = 0;
-        for entry in fs::read_dir(&self.path).map_err(io_error)? {
-            let entry = entry.map_err(io_error)?;
-            let Ok(metadata) = entry.metadata() else { continue };
-            if !metadata.is_file() {
-                continue;
+        let files: Vec<(String, u64)> = match &self.store {
+            Store::Folder(folder) => {
+                let io_error = |source| ImageError::Io { path: folder.clone(), source };
+                let mut files = Vec::new();
+                for entry in fs::read_dir(folder).map_err(io_error)? {
+                    let entry = entry.map_err(io_error)?;
+                    let Ok(metadata) = entry.metadata() else { continue };
+                    if metadata.is_file() {
+                        files.push((entry.file_name().to_string_lossy().into_owned(), metadata.len()));
+                    }
+                }
+                files
             }
-            total += metadata.len();
-            let name = entry.file_name();
-            let name = name.to_string_lossy();
-            if name.starts_with("pages-") && name.ends_with(".img") {
-                pages += metadata.len();
-            }
-        }
+            Store::Archive { archive, prefix } => archive
+                .names()
+                .filter_map(|name| name.strip_prefix(prefix.as_str()))
+                .filter(|name| !name.contains('/'))
+                .map(|name| (name.to_string(), archive.size(&format!("{prefix}{name}")).unwrap_or(0)))
+                .collect(),
+        };
+        let total = files.iter().map(|(_, size)| size).sum();
+        let pages = files.iter().filter(|(name, _)| name.starts_with("pages-") && name.ends_with(".img")).map(|(_, size)| size).sum();
         Ok((total, pages))
     }
 
-    fn required(&self, name: &str) -> Result<PathBuf, ImageError> {
-        let path = self.path.join(name);
-        if path.is_file() {
-            Ok(path)
-        } else {
-            Err(ImageError::Missing { path })
+    fn file_path(&self, name: &str) -> PathBuf {
+        match &self.store {
+            Store::Folder(folder) => folder.join(name),
+            Store::Archive { archive, prefix } => archive.member_path(&format!("{prefix}{name}")),
         }
     }
 
-    fn optional(&self, name: &str) -> Option<PathBuf> {
-        let path = self.path.join(name);
-        path.is_file().then_some(path)
+    fn exists(&self, name: &str) -> bool {
+        match &self.store {
+            Store::Folder(folder) => folder.join(name).is_file(),
+            Store::Archive { archive, prefix } => archive.contains(&format!("{prefix}{name}")),
+        }
+    }
+
+    fn read_bytes(&self, name: &str) -> Result<Vec<u8>, ImageError> {
+        if !self.exists(name) {
+            return Err(ImageError::Missing { path: self.file_path(name) });
+        }
+        match &self.store {
+            Store::Folder(folder) => read_image(&folder.join(name)),
+            Store::Archive { archive, prefix } => archive.read(&format!("{prefix}{name}")),
+        }
+    }
+
+    fn read_entries<M: Message + Default>(&self, name: &str, magic: u32) -> Result<Vec<M>, ImageError> {
+        decode_entries(&self.file_path(name), &self.read_bytes(name)?, magic)
+    }
+
+    fn read_first<M: Message + Default>(&self, name: &str, magic: u32) -> Result<M, ImageError> {
+        let path = self.file_path(name);
+        let bytes = self.read_bytes(name)?;
+        match split_entries(&path, &bytes, magic)?.first() {
+            Some(entry) => entry.decode(&path),
+            None => Err(ImageError::Empty { path }),
+        }
+    }
+
+    fn read_optional<M: Message + Default>(&self, name: &str, magic: u32) -> Result<Option<M>, ImageError> {
+        if !self.exists(name) {
+            return Ok(None);
+        }
+        self.read_first(name, magic).map(Some)
     }
 }

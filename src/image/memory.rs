@@ -10,8 +10,10 @@
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
-use super::framing::{read_image, split_entries};
+use super::archive::Archive;
+use super::framing::split_entries;
 use super::{magic, proto, ImageError};
 
 /// The page size of the dumped process. CRIU writes pages in the size of
@@ -49,24 +51,48 @@ impl PageRun {
     }
 }
 
+/// Where a pages image is.
+#[derive(Debug, Clone)]
+pub enum PagesSource {
+    File(PathBuf),
+    Archive { archive: Arc<Archive>, name: String },
+}
+
+impl PagesSource {
+    fn path(&self) -> PathBuf {
+        match self {
+            Self::File(path) => path.clone(),
+            Self::Archive { archive, name } => archive.member_path(name),
+        }
+    }
+}
+
 /// A process's pagemap with the pages image it indexes.
 #[derive(Debug, Clone)]
 pub struct Pagemap {
     pub path: PathBuf,
-    pub pages_path: PathBuf,
+    pub pages: PagesSource,
     pub runs: Vec<PageRun>,
 }
 
 impl Pagemap {
-    /// Reads pagemap-<pid>.img; the pages image sits beside it.
-    pub fn read(path: &Path) -> Result<Self, ImageError> {
-        let bytes = read_image(path)?;
-        let entries = split_entries(path, &bytes, magic::PAGEMAP)?;
-        let Some((head, runs)) = entries.split_first() else {
+    /// Returns the number n of the pages-<n>.img that a pagemap indexes,
+    /// from its head entry.
+    pub fn pages_id(path: &Path, bytes: &[u8]) -> Result<u32, ImageError> {
+        let entries = split_entries(path, bytes, magic::PAGEMAP)?;
+        let Some(head) = entries.first() else {
             return Err(ImageError::Empty { path: path.to_path_buf() });
         };
         let head: proto::PagemapHead = head.decode(path)?;
-        let pages_path = path.with_file_name(format!("pages-{}.img", head.pages_id));
+        Ok(head.pages_id)
+    }
+
+    /// Decodes a pagemap image: a head, then runs of pages.
+    pub fn decode(path: &Path, bytes: &[u8], pages: PagesSource) -> Result<Self, ImageError> {
+        let entries = split_entries(path, bytes, magic::PAGEMAP)?;
+        let Some((_head, runs)) = entries.split_first() else {
+            return Err(ImageError::Empty { path: path.to_path_buf() });
+        };
 
         let mut offset = 0u64;
         let mut decoded = Vec::with_capacity(runs.len());
@@ -78,15 +104,15 @@ impl Pagemap {
             }
             decoded.push(run);
         }
-        Ok(Self { path: path.to_path_buf(), pages_path, runs: decoded })
+        Ok(Self { path: path.to_path_buf(), pages, runs: decoded })
     }
 
-    /// Returns the bytes of the pages this dump holds.
+    /// Returns the bytes of the pages this dump contains.
     pub fn dumped_bytes(&self) -> u64 {
         self.present().map(|run| run.nr_pages.saturating_mul(PAGE_SIZE)).sum()
     }
 
-    /// Returns the bytes this dump holds of the range [start, end).
+    /// Returns the bytes this dump contains of the range [start, end).
     pub fn dumped_bytes_in(&self, start: u64, end: u64) -> u64 {
         self.present()
             .map(|run| {
@@ -105,8 +131,7 @@ impl Pagemap {
             return Err(ImageError::MemoryRange { path: self.path.clone(), address, requested: length, max: MAX_READ_BYTES });
         }
         let end = address.saturating_add(length);
-        let mut file: Option<(File, u64)> = None;
-        let mut buffer = Vec::with_capacity(length as usize);
+        let mut chunks = Vec::new();
         let mut cursor = address;
         while cursor < end {
             let Some(run) = self.present().find(|run| run.vaddr <= cursor && cursor < run.end()) else {
@@ -114,40 +139,45 @@ impl Pagemap {
             };
             let Some(run_offset) = run.offset else { return Ok(None) };
             let chunk_end = run.end().min(end);
-            let file_offset = run_offset + (cursor - run.vaddr);
-            let chunk = chunk_end - cursor;
-
-            let (pages, size) = match &mut file {
-                Some(open) => open,
-                None => file.insert(self.open_pages()?),
-            };
-            if file_offset.saturating_add(chunk) > *size {
-                return Err(ImageError::PagesOutOfRange {
-                    pagemap: self.path.clone(),
-                    pages: self.pages_path.clone(),
-                    offset: file_offset + chunk,
-                    size: *size,
-                });
-            }
-            let io_error = |source| ImageError::Io { path: self.pages_path.clone(), source };
-            pages.seek(SeekFrom::Start(file_offset)).map_err(io_error)?;
-            let start = buffer.len();
-            buffer.resize(start + chunk as usize, 0);
-            pages.read_exact(&mut buffer[start..]).map_err(io_error)?;
+            chunks.push((run_offset + (cursor - run.vaddr), chunk_end - cursor));
             cursor = chunk_end;
+        }
+
+        let mut buffer = vec![0; length as usize];
+        let mut filled = 0;
+        match &self.pages {
+            PagesSource::File(path) => {
+                let io_error = |source| ImageError::Io { path: path.clone(), source };
+                let mut file = File::open(path).map_err(io_error)?;
+                let size = file.metadata().map_err(io_error)?.len();
+                for (offset, chunk) in chunks {
+                    self.check_range(offset + chunk, size)?;
+                    file.seek(SeekFrom::Start(offset)).map_err(io_error)?;
+                    file.read_exact(&mut buffer[filled..filled + chunk as usize]).map_err(io_error)?;
+                    filled += chunk as usize;
+                }
+            }
+            PagesSource::Archive { archive, name } => {
+                let size = archive.size(name).ok_or_else(|| ImageError::Missing { path: archive.member_path(name) })?;
+                for (offset, chunk) in chunks {
+                    self.check_range(offset + chunk, size)?;
+                    archive.read_at(name, offset, &mut buffer[filled..filled + chunk as usize])?;
+                    filled += chunk as usize;
+                }
+            }
         }
         Ok(Some(buffer))
     }
 
-    fn present(&self) -> impl Iterator<Item = &PageRun> {
-        self.runs.iter().filter(|run| run.offset.is_some())
+    fn check_range(&self, end: u64, size: u64) -> Result<(), ImageError> {
+        if end > size {
+            return Err(ImageError::PagesOutOfRange { pagemap: self.path.clone(), pages: self.pages.path(), offset: end, size });
+        }
+        Ok(())
     }
 
-    fn open_pages(&self) -> Result<(File, u64), ImageError> {
-        let io_error = |source| ImageError::Io { path: self.pages_path.clone(), source };
-        let file = File::open(&self.pages_path).map_err(io_error)?;
-        let size = file.metadata().map_err(io_error)?.len();
-        Ok((file, size))
+    fn present(&self) -> impl Iterator<Item = &PageRun> {
+        self.runs.iter().filter(|run| run.offset.is_some())
     }
 }
 
@@ -199,7 +229,7 @@ mod tests {
     fn dumped_bytes_in_clips_to_range() {
         let pagemap = Pagemap {
             path: "pagemap-1.img".into(),
-            pages_path: "pages-1.img".into(),
+            pages: PagesSource::File("pages-1.img".into()),
             runs: vec![PageRun { vaddr: 0x1000, nr_pages: 4, flags: PE_PRESENT, offset: Some(0) }],
         };
         assert_eq!(pagemap.dumped_bytes_in(0x2000, 0x3000), PAGE_SIZE);

@@ -10,8 +10,10 @@
 //!
 //! `framing` splits files into entries, `dir` opens a folder of images and
 //! reads each kind by CRIU's file names, `memory` reads a process's dumped
-//! pages through its pagemap, and `files` describes open files and sockets.
+//! pages through its pagemap, `files` describes open files and sockets,
+//! and `archive` reads the images inside Podman's and CRI-O's archives.
 
+pub mod archive;
 pub mod dir;
 pub mod files;
 pub mod framing;
