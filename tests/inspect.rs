@@ -13,7 +13,7 @@ use docker_cr::exec::inspect::{inspect, InspectOptions};
 
 /// The script of the fixture container: a file open on fd 3, a listening
 /// nc and httpd, and a shell loop.
-const SERVER_SCRIPT: &str = "mkdir -p /tmp; exec 3>/tmp/held; nc -l -p 8080 & httpd -p 8081; while true; do sleep 1; done";
+const SERVER_SCRIPT: &str = "mkdir -p /tmp; exec 3>/tmp/kept-open; nc -l -p 8080 & httpd -p 8081; while true; do sleep 1; done";
 
 /// Checkpoints one server container per test process and returns the
 /// checkpoint folder; the container is removed once it is dumped.
@@ -87,10 +87,10 @@ fn files_and_sockets_are_listed() {
     let report = &reports[0];
 
     let init_files = report["processes"][0]["files"].as_array().unwrap();
-    let held = init_files.iter().find(|file| file["fd"] == 3).expect("fd 3 of init");
-    assert_eq!(held["kind"], "reg");
-    assert_eq!(held["path"], "/tmp/held");
-    assert_eq!(held["position"], 0);
+    let kept_open = init_files.iter().find(|file| file["fd"] == 3).expect("fd 3 of init");
+    assert_eq!(kept_open["kind"], "reg");
+    assert_eq!(kept_open["path"], "/tmp/kept-open");
+    assert_eq!(kept_open["position"], 0);
 
     let sockets: Vec<&serde_json::Value> =
         report["processes"].as_array().unwrap().iter().flat_map(|process| process["files"].as_array().unwrap()).filter_map(|file| file.get("socket").filter(|socket| !socket.is_null())).collect();

@@ -29,6 +29,21 @@ fn list_finds_checkpoint_by_container() {
     let text = stdout_of(&run_docker_cr(&["list", output]));
     assert!(text.contains(&name), "{text}");
     assert!(text.contains("CHECKPOINTED"), "{text}");
+
+    // An archive laid out as Podman's, beside the folder, is listed too.
+    let folder = entries[0]["path"].as_str().unwrap().to_string();
+    let archive = output_dir.path().join("exported.tar.zst");
+    let packed = std::process::Command::new("tar")
+        .args(["-C", &folder, "--zstd", "-cf", archive.to_str().unwrap(), "checkpoint", "config.dump"])
+        .status()
+        .unwrap();
+    assert!(packed.success());
+    let listed = run_docker_cr(&["list", output, "--format", "json"]);
+    let entries: serde_json::Value = serde_json::from_slice(&listed.stdout).unwrap();
+    let exported = entries.as_array().unwrap().iter().find(|entry| entry["path"] == archive.to_str().unwrap());
+    let exported = exported.unwrap_or_else(|| panic!("the archive is not listed: {entries:#}"));
+    assert_eq!(exported["layout"], "podman");
+    assert_eq!(exported["container"], name.as_str());
 }
 
 #[test]

@@ -211,6 +211,10 @@ pub struct Located {
 }
 
 impl Located {
+    pub fn is_archive(&self) -> bool {
+        self.archive.is_some()
+    }
+
     /// Opens the images.
     pub fn image_dir(&self) -> Result<ImageDir, ImageError> {
         match &self.archive {
@@ -234,7 +238,9 @@ impl Located {
         }
     }
 
-    fn total_bytes(&self, images_bytes: u64) -> u64 {
+    /// Returns the checkpoint's size on disk; for a bare image folder that
+    /// is `images_bytes`, computed by the caller.
+    pub(crate) fn total_bytes(&self, images_bytes: u64) -> u64 {
         match (&self.archive, self.layout) {
             (Some(_), _) => fs::metadata(&self.root).map(|meta| meta.len()).unwrap_or(0),
             (None, Layout::Criu) => images_bytes,
@@ -366,7 +372,7 @@ pub fn inspect(path: &Path, options: &InspectOptions) -> Result<InspectReport, I
     })
 }
 
-fn read_manifest(located: &Located) -> Result<Option<Manifest>, InspectError> {
+pub(crate) fn read_manifest(located: &Located) -> Result<Option<Manifest>, InspectError> {
     if located.layout != Layout::DockerCr {
         return Ok(None);
     }
@@ -381,7 +387,7 @@ fn read_manifest(located: &Located) -> Result<Option<Manifest>, InspectError> {
 
 /// Reads the engine's inspect output that docker-cr and Podman keep as
 /// config.dump. A missing or unreadable file only leaves fields empty.
-fn read_config_dump(located: &Located) -> Option<serde_json::Value> {
+pub(crate) fn read_config_dump(located: &Located) -> Option<serde_json::Value> {
     let path = located.root.join(checkpoint::CONFIG_DUMP);
     let bytes = located.read_top(checkpoint::CONFIG_DUMP)?;
     match serde_json::from_slice(&bytes) {
@@ -393,7 +399,7 @@ fn read_config_dump(located: &Located) -> Option<serde_json::Value> {
     }
 }
 
-fn container_info(manifest: Option<&Manifest>, config: Option<&serde_json::Value>) -> Option<ContainerInfo> {
+pub(crate) fn container_info(manifest: Option<&Manifest>, config: Option<&serde_json::Value>) -> Option<ContainerInfo> {
     if let Some(manifest) = manifest {
         return Some(ContainerInfo {
             id: Some(manifest.container.id.clone()),

@@ -1,14 +1,16 @@
 //! Discovery of checkpoints in folders, for `docker-cr list`: a folder
-//! counts when it has CRIU's images in any layout `inspect` reads, found
-//! at most two levels down, as `<output>/<container>/<name>/`.
+//! counts when it has CRIU's images in any layout `inspect` reads, and so
+//! does a checkpoint archive. Both are found at most two levels down, as in
+//! `<output>/<container>/<name>/`.
 
 use std::fs;
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::checkpoint::{self, CheckpointDir};
-use crate::exec::inspect::{locate, Layout};
+use crate::checkpoint;
+use crate::exec::inspect::{container_info, locate, open_archive, read_config_dump, read_manifest, Layout, Located};
+use crate::image::archive::Compression;
 
 /// The depth of folders below a searched folder that may be checkpoints.
 const SEARCH_DEPTH: usize = 2;
@@ -38,57 +40,59 @@ pub fn find_checkpoints(dirs: &[PathBuf]) -> Vec<ListEntry> {
     found
 }
 
-fn search(dir: &Path, depth: usize, found: &mut Vec<ListEntry>) {
-    if let Ok(located) = locate(dir) {
-        found.push(describe(&located.root, located.layout, &located.images));
+fn search(path: &Path, depth: usize, found: &mut Vec<ListEntry>) {
+    if path.is_file() {
+        let Some(compression) = Compression::from_name(path) else { return };
+        match open_archive(path, compression, false) {
+            Ok(located) => found.push(describe(&located)),
+            Err(error) => tracing::warn!(path = %path.display(), %error, "not a readable checkpoint archive; skipping it"),
+        }
+        return;
+    }
+    if let Ok(located) = locate(path) {
+        found.push(describe(&located));
         return;
     }
     if depth == 0 {
         return;
     }
-    let entries = match fs::read_dir(dir) {
+    let entries = match fs::read_dir(path) {
         Ok(entries) => entries,
         Err(error) => {
-            tracing::warn!(path = %dir.display(), %error, "could not read the folder; skipping it");
+            tracing::warn!(path = %path.display(), %error, "could not read the folder; skipping it");
             return;
         }
     };
-    let mut children: Vec<PathBuf> = entries.flatten().map(|entry| entry.path()).filter(|path| path.is_dir()).collect();
+    let mut children: Vec<PathBuf> = entries.flatten().map(|entry| entry.path()).collect();
     children.sort();
     for child in children {
         search(&child, depth - 1, found);
     }
 }
 
-fn describe(root: &Path, layout: Layout, images: &Path) -> ListEntry {
-    let mut entry = ListEntry {
-        path: root.to_path_buf(),
-        layout,
-        container: None,
-        image: None,
-        checkpointed_at: modified_time(&images.join("inventory.img")),
-        size_bytes: checkpoint::tree_size(root),
-        engine: None,
-    };
-    if layout == Layout::DockerCr {
-        match CheckpointDir::at(root).read_manifest() {
-            Ok(manifest) => {
-                entry.container = Some(manifest.container.name);
-                entry.image = Some(manifest.container.image);
-                entry.checkpointed_at = Some(manifest.checkpointed_at);
-                entry.engine = Some(format!("docker {}", manifest.engine.version));
-            }
-            Err(error) => tracing::warn!(path = %root.display(), %error, "the manifest could not be read"),
+fn describe(located: &Located) -> ListEntry {
+    let manifest = match read_manifest(located) {
+        Ok(manifest) => manifest,
+        Err(error) => {
+            tracing::warn!(path = %located.root.display(), %error, "the manifest could not be read");
+            None
         }
-        return entry;
+    };
+    let config = read_config_dump(located);
+    let container = container_info(manifest.as_ref(), config.as_ref());
+    let size_bytes = if located.is_archive() { located.total_bytes(0) } else { checkpoint::tree_size(&located.root) };
+    // Without a manifest, the newest sign of the dump is when CRIU wrote
+    // the inventory, or when the archive was written.
+    let written = if located.is_archive() { located.root.clone() } else { located.images.join("inventory.img") };
+    ListEntry {
+        path: located.root.clone(),
+        layout: located.layout,
+        container: container.as_ref().and_then(|info| info.name.clone()),
+        image: container.as_ref().and_then(|info| info.image.clone()),
+        checkpointed_at: manifest.as_ref().map(|manifest| manifest.checkpointed_at.clone()).or_else(|| modified_time(&written)),
+        size_bytes,
+        engine: manifest.as_ref().map(|manifest| format!("docker {}", manifest.engine.version)),
     }
-    let config = fs::read_to_string(root.join(checkpoint::CONFIG_DUMP)).ok().and_then(|text| serde_json::from_str::<serde_json::Value>(&text).ok());
-    if let Some(config) = config {
-        let text = |value: &serde_json::Value| value.as_str().map(|text| text.trim_start_matches('/').to_string());
-        entry.container = text(&config["Name"]).or_else(|| text(&config["name"]));
-        entry.image = text(&config["Config"]["Image"]).or_else(|| text(&config["rootfsImageName"]));
-    }
-    entry
 }
 
 fn modified_time(path: &Path) -> Option<String> {

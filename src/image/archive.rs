@@ -17,7 +17,9 @@ use std::path::{Path, PathBuf};
 use super::framing::MAX_IMAGE_BYTES;
 use super::ImageError;
 
-/// The most bytes of pages images kept in memory from a compressed archive.
+/// The maximum bytes of pages images kept in memory from a compressed
+/// archive. Reading pages past it fails with a diagnostic that suggests
+/// unpacking the archive.
 pub const MAX_KEPT_PAGES_BYTES: u64 = 1024 * 1024 * 1024;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -141,10 +143,7 @@ impl Archive {
                 buffer.copy_from_slice(&bytes[offset as usize..end as usize]);
                 Ok(())
             }
-            Data::Skipped => Err(ImageError::Io {
-                path,
-                source: io::Error::other("the member was not kept when the archive was decompressed"),
-            }),
+            Data::Skipped => Err(ImageError::ArchiveMemberSkipped { path, archive: self.path.clone() }),
         }
     }
 }
@@ -175,8 +174,8 @@ fn index_plain(file: File) -> io::Result<HashMap<String, Member>> {
 }
 
 // NOTE: a compressed archive is decompressed to its end even when the
-// members that a view needs came early; stopping sooner needs the list of
-// needed members before reading, which depends on pstree.img.
+// members that a view needs came early. Stopping sooner needs the list of
+// needed members before reading, and that list depends on pstree.img.
 fn stream(path: &Path, reader: impl Read, keep_pages: bool) -> Result<HashMap<String, Member>, ImageError> {
     let io_error = |source| ImageError::Io { path: path.to_path_buf(), source };
     let mut archive = tar::Archive::new(reader);

@@ -15,7 +15,7 @@ use super::framing::{decode_entries, read_image, split_entries};
 use super::memory::{Pagemap, PagesSource};
 use super::{magic, proto, ImageError};
 
-/// Where the images are.
+/// The location of the images: a folder on disk, or part of an archive.
 #[derive(Debug, Clone)]
 enum Store {
     Folder(PathBuf),

@@ -2,7 +2,7 @@
 //! entries of a 32-bit little-endian length and that many protobuf bytes.
 //!
 //! Decoding never trusts a length: an entry that claims more bytes than the
-//! file holds is reported as truncation at its offset, and whole files are
+//! file contains is reported as truncation at its offset, and whole files are
 //! checked against [`MAX_IMAGE_BYTES`] before they are read.
 
 use std::fs;

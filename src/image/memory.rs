@@ -1,5 +1,5 @@
 //! A process's dumped memory: pagemap-<pid>.img lists runs of pages by
-//! virtual address, and pages-<n>.img holds the data of the runs marked
+//! virtual address, and pages-<n>.img contains the data of the runs marked
 //! present, one after another in pagemap order. Runs kept in a parent
 //! pre-dump or left for lazy restore have no bytes here.
 //!
@@ -18,9 +18,9 @@ use super::{magic, proto, ImageError};
 
 /// The page size of the dumped process. CRIU writes pages in the size of
 /// the dumping kernel, 4 KiB on x86_64 and on most aarch64 kernels.
-// NOTE: a dump made on a kernel with 16 or 64 KiB pages would be misread;
-// supporting one needs the page size, which CRIU does not store in its
-// images, from the inventory's architecture and a user option.
+// NOTE: a dump made on a kernel with 16 or 64 KiB pages would be misread.
+// CRIU does not store the page size in its images, so supporting one needs
+// a user option or a guess from the architecture in core images.
 pub const PAGE_SIZE: u64 = 4096;
 
 /// The pages of this run are in the parent pre-dump's images.
@@ -30,7 +30,7 @@ pub const PE_LAZY: u32 = 1 << 1;
 /// The pages of this run are in this dump's pages image.
 pub const PE_PRESENT: u32 = 1 << 2;
 
-/// The most bytes one read of memory returns: command lines and
+/// The maximum bytes one read of memory returns: command lines and
 /// environments are bounded by the kernel's ARG_MAX (2 MiB by default on
 /// Linux); a larger request means a corrupt mm image.
 pub const MAX_READ_BYTES: u64 = 16 * 1024 * 1024;
@@ -41,7 +41,7 @@ pub struct PageRun {
     pub vaddr: u64,
     pub nr_pages: u64,
     pub flags: u32,
-    /// Where the run's data starts in the pages image, when it is present.
+    /// The offset of the run's data in the pages image, when it is present.
     pub offset: Option<u64>,
 }
 
@@ -51,7 +51,7 @@ impl PageRun {
     }
 }
 
-/// Where a pages image is.
+/// The location of a pages image: a file, or a member of an archive.
 #[derive(Debug, Clone)]
 pub enum PagesSource {
     File(PathBuf),
@@ -185,8 +185,8 @@ impl Pagemap {
 /// for images of every version.
 fn page_run(entry: &proto::PagemapEntry, offset: u64) -> PageRun {
     let nr_pages = entry.nr_pages.unwrap_or(u64::from(entry.compat_nr_pages));
-    // Images from before the flags field say only whether the run is in
-    // the parent; every other run was dumped.
+    // Images from before the flags field record only whether the run is
+    // in the parent, and every other run was dumped.
     let flags = entry.flags.unwrap_or(if entry.in_parent.unwrap_or(false) { PE_PARENT } else { PE_PRESENT });
     let present = flags & PE_PRESENT != 0;
     PageRun { vaddr: entry.vaddr, nr_pages, flags, offset: present.then_some(offset) }

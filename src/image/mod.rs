@@ -8,10 +8,11 @@
 //! message. Lengths are checked against the file before anything is
 //! allocated, so a corrupt length cannot exhaust memory.
 //!
-//! `framing` splits files into entries, `dir` opens a folder of images and
-//! reads each kind by CRIU's file names, `memory` reads a process's dumped
-//! pages through its pagemap, `files` describes open files and sockets,
-//! and `archive` reads the images inside Podman's and CRI-O's archives.
+//! `framing` splits files into entries, and `dir` opens a folder of images
+//! and reads each kind by CRIU's file names. `memory` reads a process's
+//! dumped pages through its pagemap, `files` describes open files and
+//! sockets, and `archive` reads the images inside Podman's and CRI-O's
+//! archives.
 
 pub mod archive;
 pub mod dir;
@@ -109,6 +110,13 @@ pub enum ImageError {
     #[error("{path} has no file with id {id}, which an fdinfo image refers to")]
     #[diagnostic(code(docker_cr::image::file_not_found), help("files.img is truncated or corrupt; take a new checkpoint"))]
     FileNotFound { path: PathBuf, id: u32 },
+
+    #[error("{path} was not kept in memory while the compressed archive was read")]
+    #[diagnostic(
+        code(docker_cr::image::archive_member_skipped),
+        help("the archive's pages are larger than docker-cr keeps in memory; unpack {} and inspect the folder", archive.display())
+    )]
+    ArchiveMemberSkipped { path: PathBuf, archive: PathBuf },
 
     #[error("{pagemap} points at byte {offset} of {pages}, which has only {size} bytes")]
     #[diagnostic(code(docker_cr::image::pages_out_of_range), help("the pages image is truncated; take a new checkpoint"))]
