@@ -298,3 +298,39 @@ fn restore_rejects_corrupt_pstree_first() {
     assert!(stderr.contains("docker_cr::image::truncated"), "{stderr}");
     assert!(!docker(&["inspect", &name]).status.success(), "a container was created from a corrupt checkpoint");
 }
+
+#[test]
+fn established_tcp_shows_queued_bytes() {
+    if !host_ready() {
+        return;
+    }
+    // The server end hands its socket to a sleep that never reads, so the
+    // client's 12 bytes ("queued-data\n") stay in its receive queue.
+    let script = "nc -l -p 9000 -e sleep 1000 & sleep 1; (echo queued-data; sleep 1000) | nc 127.0.0.1 9000 & while true; do sleep 1; done";
+    let mut containers = Containers::new();
+    let name = containers.run(&unique_name("inspect-tcp"), &[], script);
+    let queued = wait_for(std::time::Duration::from_secs(10), || {
+        docker(&["exec", &name, "netstat", "-tn"]).stdout.windows(2).any(|pair| pair == b"12")
+    });
+    assert!(queued, "the receive queue never filled");
+    let output_dir = tempfile::tempdir().unwrap();
+    let output = run_docker_cr(&["checkpoint", &name, "--output", output_dir.path().to_str().unwrap(), "--format", "json"]);
+    assert!(output.status.success(), "checkpoint failed: {}", stderr_of(&output));
+    let path = serde_json::from_slice::<serde_json::Value>(&output.stdout).unwrap()["path"].as_str().unwrap().to_string();
+
+    let reports = inspect_json(&["--sockets", &path]);
+    let sockets: Vec<&serde_json::Value> = reports[0]["processes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|process| process["files"].as_array().unwrap())
+        .filter_map(|file| file.get("socket").filter(|socket| !socket.is_null()))
+        .collect();
+    let server = sockets.iter().find(|socket| socket["local"].as_str().unwrap_or_default().ends_with(":9000")).expect("server end");
+    assert_eq!(server["state"], "ESTABLISHED");
+    assert_eq!(server["receive_queue_bytes"], 12);
+    assert_eq!(server["send_queue_bytes"], 0);
+    let client = sockets.iter().find(|socket| socket["remote"] == "127.0.0.1:9000").expect("client end");
+    assert_eq!(client["receive_queue_bytes"], 0);
+    assert!(client["local"].as_str().unwrap().starts_with("127.0.0.1:"));
+}

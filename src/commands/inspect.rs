@@ -228,12 +228,14 @@ fn sockets_table(report: &InspectReport, width: Option<usize>) -> String {
                 socket.protocol.to_string(),
                 socket.state.to_string(),
                 role.to_string(),
+                socket.receive_queue_bytes.map(|bytes| bytes.to_string()).unwrap_or_default(),
+                socket.send_queue_bytes.map(|bytes| bytes.to_string()).unwrap_or_default(),
                 socket.local.clone().unwrap_or_default(),
                 socket.remote.clone().unwrap_or_default(),
             ]);
         }
     }
-    table(&["PID", "FD", "PROTO", "STATE", "ROLE", "LOCAL", "REMOTE"], &rows, width, 2)
+    table(&["PID", "FD", "PROTO", "STATE", "ROLE", "RECV-Q", "SEND-Q", "LOCAL", "REMOTE"], &rows, width, 2)
 }
 
 fn mounts_table(report: &InspectReport, width: Option<usize>) -> String {

@@ -16,7 +16,7 @@ use serde::Serialize;
 use thiserror::Error;
 
 use crate::checkpoint::{self, CheckpointError, Manifest};
-use crate::image::files::{describe, index_files, FileDescription};
+use crate::image::files::{describe, index_files, FileDescription, Socket};
 use crate::image::memory::{split_nul_strings, Pagemap};
 use crate::image::archive::{Archive, Compression};
 use crate::image::{proto, ImageDir, ImageError};
@@ -318,9 +318,10 @@ pub fn inspect(path: &Path, options: &InspectOptions) -> Result<InspectReport, I
     // Open files are shared between tasks by id, so files.img is read once.
     let files = if options.files { images.files()? } else { Vec::new() };
     let file_index = index_files(&files);
+    let unix_queues = if options.files { images.socket_queues()? } else { HashMap::new() };
     let mut processes = Vec::with_capacity(selected.len());
     for entry in selected {
-        processes.push(read_process(&images, entry, options, &file_index)?);
+        processes.push(read_process(&images, entry, options, &file_index, &unix_queues)?);
     }
 
     // The container's namespaces are those of its init task; the
@@ -448,6 +449,7 @@ fn read_process(
     entry: &proto::PstreeEntry,
     options: &InspectOptions,
     files: &HashMap<u32, &proto::FileEntry>,
+    unix_queues: &HashMap<u32, u64>,
 ) -> Result<Process, InspectError> {
     let core = images.core(entry.pid)?;
     let mut process = Process {
@@ -471,7 +473,11 @@ fn read_process(
                 if !files.contains_key(&fdinfo.id) {
                     return Err(ImageError::FileNotFound { path: images.path().join("files.img"), id: fdinfo.id }.into());
                 }
-                open.push(OpenFile { fd: fdinfo.fd, cloexec: fdinfo.flags & 1 != 0, description: describe(fdinfo.id, files) });
+                let mut description = describe(fdinfo.id, files);
+                if let Some(socket) = &mut description.socket {
+                    add_queues(images, socket, fdinfo.id, unix_queues)?;
+                }
+                open.push(OpenFile { fd: fdinfo.fd, cloexec: fdinfo.flags & 1 != 0, description });
             }
             open.sort_by_key(|file| file.fd);
             process.files = Some(open);
@@ -492,6 +498,22 @@ fn read_process(
         }
     }
     Ok(process)
+}
+
+/// Fills in the queued bytes CRIU dumped for a socket: tcp-stream images
+/// for established TCP sockets, sk-queues.img for unix sockets.
+fn add_queues(images: &ImageDir, socket: &mut Socket, file_id: u32, unix_queues: &HashMap<u32, u64>) -> Result<(), ImageError> {
+    match socket.protocol {
+        "tcp" => {
+            if let Some(stream) = images.tcp_stream(socket.inode)? {
+                socket.receive_queue_bytes = Some(u64::from(stream.inq_len));
+                socket.send_queue_bytes = Some(u64::from(stream.outq_len));
+            }
+        }
+        "unix" => socket.receive_queue_bytes = Some(unix_queues.get(&file_id).copied().unwrap_or(0)),
+        _ => {}
+    }
+    Ok(())
 }
 
 fn read_strings(pagemap: &Pagemap, start: u64, end: u64) -> Result<Option<Vec<String>>, InspectError> {

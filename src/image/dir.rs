@@ -4,6 +4,7 @@
 //! mountpoints-<mnt_ns_id>, utsns-<uts_ns_id>). The folder is either on
 //! disk or inside a checkpoint archive.
 
+use std::collections::HashMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -11,7 +12,7 @@ use std::sync::Arc;
 use prost::Message;
 
 use super::archive::Archive;
-use super::framing::{decode_entries, read_image, split_entries};
+use super::framing::{decode_entries, decode_first, read_image, split_entries_with_payload, RawEntry};
 use super::memory::{Pagemap, PagesSource};
 use super::{magic, proto, ImageError};
 
@@ -151,6 +152,30 @@ impl ImageDir {
         self.read_optional(&format!("utsns-{uts_ns_id}.img"), magic::UTSNS)
     }
 
+    /// Reads the queue lengths of an established TCP socket from
+    /// tcp-stream-<inode in hex>.img; `None` for a socket without one.
+    pub fn tcp_stream(&self, inode: u32) -> Result<Option<proto::TcpStreamEntry>, ImageError> {
+        self.read_optional(&format!("tcp-stream-{inode:x}.img"), magic::TCP_STREAM)
+    }
+
+    /// Sums the bytes queued on each unix socket, by its id in files.img,
+    /// from sk-queues.img.
+    pub fn socket_queues(&self) -> Result<HashMap<u32, u64>, ImageError> {
+        let name = "sk-queues.img";
+        if !self.exists(name) {
+            return Ok(HashMap::new());
+        }
+        let path = self.file_path(name);
+        let bytes = self.read_bytes(name)?;
+        let length_of = |entry: &RawEntry| entry.decode::<proto::SkPacketEntry>(&path).map(|packet| packet.length as usize);
+        let mut queued = HashMap::new();
+        for entry in split_entries_with_payload(&path, &bytes, magic::SK_QUEUES, length_of)? {
+            let packet: proto::SkPacketEntry = entry.decode(&path)?;
+            *queued.entry(packet.id_for).or_insert(0) += u64::from(packet.length);
+        }
+        Ok(queued)
+    }
+
     /// Reads CRIU's dump statistics from stats-dump in this folder, or
     /// from `fallback` (docker-cr and Podman keep it one level up).
     pub fn dump_stats(&self, fallback: Option<&[u8]>) -> Result<Option<proto::DumpStatsEntry>, ImageError> {
@@ -222,12 +247,7 @@ impl ImageDir {
     }
 
     fn read_first<M: Message + Default>(&self, name: &str, magic: u32) -> Result<M, ImageError> {
-        let path = self.file_path(name);
-        let bytes = self.read_bytes(name)?;
-        match split_entries(&path, &bytes, magic)?.first() {
-            Some(entry) => entry.decode(&path),
-            None => Err(ImageError::Empty { path }),
-        }
+        decode_first(&self.file_path(name), &self.read_bytes(name)?, magic)
     }
 
     fn read_optional<M: Message + Default>(&self, name: &str, magic: u32) -> Result<Option<M>, ImageError> {

@@ -50,6 +50,11 @@ pub struct Socket {
     /// The kernel's state name: LISTEN, ESTABLISHED, CLOSE, ...
     pub state: &'static str,
     pub listening: bool,
+    /// Bytes in the receive queue, from tcp-stream or sk-queues images;
+    /// `None` when CRIU recorded no queue for the socket.
+    pub receive_queue_bytes: Option<u64>,
+    /// Bytes in the send queue of an established TCP socket.
+    pub send_queue_bytes: Option<u64>,
 }
 
 /// Indexes files.img by the id that fdinfo entries refer to.
@@ -107,6 +112,8 @@ pub fn describe(id: u32, files: &HashMap<u32, &proto::FileEntry>) -> FileDescrip
                 remote: None,
                 state: "",
                 listening: false,
+                receive_queue_bytes: None,
+                send_queue_bytes: None,
             }),
             ..bare("packet")
         },
@@ -119,6 +126,8 @@ pub fn describe(id: u32, files: &HashMap<u32, &proto::FileEntry>) -> FileDescrip
                 remote: (nlsk.dst_portid != 0).then(|| format!("portid {}", nlsk.dst_portid)),
                 state: tcp_state(nlsk.state),
                 listening: false,
+                receive_queue_bytes: None,
+                send_queue_bytes: None,
             }),
             ..bare("netlink")
         },
@@ -179,6 +188,8 @@ fn inet_socket(isk: &proto::InetSkEntry) -> Socket {
         remote,
         state: tcp_state(isk.state),
         listening: isk.state == TCP_LISTEN,
+        receive_queue_bytes: None,
+        send_queue_bytes: None,
     }
 }
 
@@ -202,6 +213,8 @@ fn unix_socket(usk: &proto::UnixSkEntry) -> Socket {
         remote: (usk.peer != 0).then(|| format!("peer inode {}", usk.peer)),
         state: tcp_state(usk.state),
         listening: usk.state == TCP_LISTEN,
+        receive_queue_bytes: None,
+        send_queue_bytes: None,
     }
 }
 

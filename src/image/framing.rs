@@ -51,11 +51,40 @@ pub fn read_entries<M: Message + Default>(path: &Path, magic: u32) -> Result<Vec
 /// Reads the first entry of an image that must have one.
 pub fn read_first<M: Message + Default>(path: &Path, magic: u32) -> Result<M, ImageError> {
     let bytes = read_image(path)?;
-    let entries = split_entries(path, &bytes, magic)?;
-    match entries.first() {
-        Some(entry) => entry.decode(path),
-        None => Err(ImageError::Empty { path: path.to_path_buf() }),
+    decode_first(path, &bytes, magic)
+}
+
+/// Decodes only the first entry of an image, for images whose entry is
+/// followed by raw data (tcp-stream queues, ghost files).
+pub fn decode_first<M: Message + Default>(path: &Path, bytes: &[u8], magic: u32) -> Result<M, ImageError> {
+    let offset = skip_magic(path, bytes, magic)?;
+    if offset >= bytes.len() {
+        return Err(ImageError::Empty { path: path.to_path_buf() });
     }
+    next_entry(path, bytes, offset)?.0.decode(path)
+}
+
+/// Splits an image whose entries are each followed by raw data, as in
+/// sk-queues.img; `payload` returns the data's length from the entry.
+pub fn split_entries_with_payload<'a>(
+    path: &Path,
+    bytes: &'a [u8],
+    magic: u32,
+    payload: impl Fn(&RawEntry<'a>) -> Result<usize, ImageError>,
+) -> Result<Vec<RawEntry<'a>>, ImageError> {
+    let mut offset = skip_magic(path, bytes, magic)?;
+    let mut entries = Vec::new();
+    while offset < bytes.len() {
+        let (entry, end) = next_entry(path, bytes, offset)?;
+        let length = payload(&entry)?;
+        let available = bytes.len() - end;
+        if length > available {
+            return Err(ImageError::Truncated { path: path.to_path_buf(), offset: end, needed: length - available });
+        }
+        entries.push(entry);
+        offset = end + length;
+    }
+    Ok(entries)
 }
 
 /// Decodes every entry of an image held in memory as `M`.
@@ -67,6 +96,18 @@ pub fn decode_entries<M: Message + Default>(path: &Path, bytes: &[u8], magic: u3
 /// decoding them, for images whose entries are of several messages (a
 /// pagemap is a head, then page runs).
 pub fn split_entries<'a>(path: &Path, bytes: &'a [u8], expected: u32) -> Result<Vec<RawEntry<'a>>, ImageError> {
+    let mut offset = skip_magic(path, bytes, expected)?;
+    let mut entries = Vec::new();
+    while offset < bytes.len() {
+        let (entry, end) = next_entry(path, bytes, offset)?;
+        entries.push(entry);
+        offset = end;
+    }
+    Ok(entries)
+}
+
+/// Checks the magic numbers and returns the offset of the first entry.
+fn skip_magic(path: &Path, bytes: &[u8], expected: u32) -> Result<usize, ImageError> {
     let mut offset = 0;
     let mut found = read_u32(path, bytes, offset)?;
     if found == magic::IMG_COMMON || found == magic::IMG_SERVICE {
@@ -76,20 +117,18 @@ pub fn split_entries<'a>(path: &Path, bytes: &'a [u8], expected: u32) -> Result<
     if found != expected {
         return Err(ImageError::Magic { path: path.to_path_buf(), offset, found, expected });
     }
-    offset += 4;
+    Ok(offset + 4)
+}
 
-    let mut entries = Vec::new();
-    while offset < bytes.len() {
-        let length = read_u32(path, bytes, offset)? as usize;
-        let start = offset + 4;
-        let available = bytes.len() - start.min(bytes.len());
-        if length > available {
-            return Err(ImageError::Truncated { path: path.to_path_buf(), offset: start, needed: length - available });
-        }
-        entries.push(RawEntry { offset, bytes: &bytes[start..start + length] });
-        offset = start + length;
+/// Reads the entry at `offset` and returns it with the offset after it.
+fn next_entry<'a>(path: &Path, bytes: &'a [u8], offset: usize) -> Result<(RawEntry<'a>, usize), ImageError> {
+    let length = read_u32(path, bytes, offset)? as usize;
+    let start = offset + 4;
+    let available = bytes.len() - start.min(bytes.len());
+    if length > available {
+        return Err(ImageError::Truncated { path: path.to_path_buf(), offset: start, needed: length - available });
     }
-    Ok(entries)
+    Ok((RawEntry { offset, bytes: &bytes[start..start + length] }, start + length))
 }
 
 fn read_u32(path: &Path, bytes: &[u8], offset: usize) -> Result<u32, ImageError> {
@@ -140,6 +179,32 @@ mod tests {
         bytes.extend_from_slice(&body);
         let entries: Vec<proto::InventoryEntry> = decode_entries(Path::new("x"), &bytes, magic::INVENTORY).unwrap();
         assert_eq!(entries, vec![entry]);
+    }
+
+    #[test]
+    fn first_entry_ignores_trailing_data() {
+        let mut bytes = magic::IMG_COMMON.to_le_bytes().to_vec();
+        bytes.extend_from_slice(&magic::TCP_STREAM.to_le_bytes());
+        let entry = proto::TcpStreamEntry { inq_len: 5, ..Default::default() };
+        let body = entry.encode_to_vec();
+        bytes.extend_from_slice(&(body.len() as u32).to_le_bytes());
+        bytes.extend_from_slice(&body);
+        bytes.extend_from_slice(b"hello");
+        let first: proto::TcpStreamEntry = decode_first(Path::new("x"), &bytes, magic::TCP_STREAM).unwrap();
+        assert_eq!(first.inq_len, 5);
+    }
+
+    #[test]
+    fn payload_longer_than_file_is_truncation() {
+        let mut bytes = magic::IMG_COMMON.to_le_bytes().to_vec();
+        bytes.extend_from_slice(&magic::SK_QUEUES.to_le_bytes());
+        let body = proto::SkPacketEntry { id_for: 3, length: 100 }.encode_to_vec();
+        bytes.extend_from_slice(&(body.len() as u32).to_le_bytes());
+        bytes.extend_from_slice(&body);
+        bytes.extend_from_slice(b"short");
+        let length_of = |entry: &RawEntry| entry.decode::<proto::SkPacketEntry>(Path::new("x")).map(|packet| packet.length as usize);
+        let error = split_entries_with_payload(Path::new("x"), &bytes, magic::SK_QUEUES, length_of).unwrap_err();
+        assert!(matches!(error, ImageError::Truncated { needed: 95, .. }), "{error:?}");
     }
 
     #[test]

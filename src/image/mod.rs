@@ -51,6 +51,8 @@ pub mod magic {
     pub const UTSNS: u32 = 0x5447_3203;
     pub const MNTS: u32 = 0x5556_3928;
     pub const FILES: u32 = 0x5630_3138;
+    pub const TCP_STREAM: u32 = 0x5146_5506;
+    pub const SK_QUEUES: u32 = 0x5626_4026;
     pub const STATS: u32 = 0x5709_3306;
 }
 
