@@ -54,7 +54,7 @@ pub enum Command {
     #[command(after_help = "PATH is a docker-cr checkpoint folder, a Podman or CRI-O checkpoint folder, or a \
         folder CRIU dumped into (such as `docker checkpoint create` writes), or a checkpoint archive \
         (.tar, .tar.gz, .tar.zst) as Podman, CRI-O and the kubelet write them.\n\n\
-        In JSON, a field the options did not ask for is null.\n\nExamples:\n  \
+        In JSON, command lines, environments, files, memory and mounts are null unless their view is requested.\n\nExamples:\n  \
         docker-cr inspect /tmp/docker-checkpoints/web/before-upgrade\n  \
         docker-cr inspect --ps-tree-cmd --pid 1 ./web/before-upgrade\n  \
         docker-cr inspect --sockets --files ./web/before-upgrade ./db/nightly\n  \

@@ -646,6 +646,40 @@ mod tests {
     }
 
     #[test]
+    fn report_fields_match_documented_schema() {
+        let report = InspectReport {
+            schema: REPORT_SCHEMA,
+            path: "cp".into(),
+            layout: Layout::Criu,
+            images_path: "cp".into(),
+            container: None,
+            engine: None,
+            created: None,
+            checkpointed_at: None,
+            criu_version: None,
+            image_version: 2,
+            hostname: None,
+            sizes: Sizes { total_bytes: 0, images_bytes: 0, memory_pages_bytes: 0, rootfs_diff_bytes: None },
+            process_count: 0,
+            processes: Vec::new(),
+            environment: None,
+            mounts: None,
+            stats: None,
+        };
+        let json = serde_json::to_value(&report).unwrap();
+        let mut keys: Vec<&str> = json.as_object().unwrap().keys().map(String::as_str).collect();
+        keys.sort_unstable();
+        // docs/inspect.md lists these fields; removing or renaming one
+        // breaks scripts and needs a new schema version.
+        let documented = [
+            "checkpointed_at", "container", "created", "criu_version", "engine", "environment", "hostname", "image_version",
+            "images_path", "layout", "mounts", "path", "process_count", "processes", "schema", "sizes", "stats",
+        ];
+        assert_eq!(keys, documented);
+        assert_eq!(json["layout"], "criu");
+    }
+
+    #[test]
     fn protection_reads_like_proc_maps() {
         assert_eq!(protection(5, 2), "r-xp");
         assert_eq!(protection(3, 1), "rw-s");
