@@ -316,7 +316,8 @@ pub fn inspect(path: &Path, options: &InspectOptions) -> Result<InspectReport, I
     })?;
 
     // Open files are shared between tasks by id, so files.img is read once.
-    let files = if options.files { images.files()? } else { Vec::new() };
+    // Memory mappings name their files through it as well.
+    let files = if options.files || options.memory { images.files()? } else { Vec::new() };
     let file_index = index_files(&files);
     let unix_queues = if options.files { images.socket_queues()? } else { HashMap::new() };
     let mut processes = Vec::with_capacity(selected.len());
