@@ -75,7 +75,7 @@ impl Archive {
         let io_error = |source| ImageError::Io { path: path.to_path_buf(), source };
         let file = File::open(path).map_err(io_error)?;
         let members = match compression {
-            Compression::None => index_plain(file).map_err(io_error)?,
+            Compression::None => index_plain(path, file)?,
             Compression::Gzip => stream(path, flate2::read::GzDecoder::new(BufReader::new(file)), keep_pages)?,
             Compression::Zstd => {
                 let decoder = ruzstd::decoding::StreamingDecoder::new(BufReader::new(file))
@@ -159,16 +159,29 @@ fn is_pages(name: &str) -> bool {
     file.starts_with("pages-") && file.ends_with(".img")
 }
 
-fn index_plain(file: File) -> io::Result<HashMap<String, Member>> {
+fn index_plain(path: &Path, file: File) -> Result<HashMap<String, Member>, ImageError> {
+    let io_error = |source| ImageError::Io { path: path.to_path_buf(), source };
+    let file_size = file.metadata().map_err(io_error)?.len();
     let mut archive = tar::Archive::new(file);
     let mut members = HashMap::new();
-    for entry in archive.entries_with_seek()? {
-        let entry = entry?;
+    for entry in archive.entries_with_seek().map_err(io_error)? {
+        let entry = entry.map_err(io_error)?;
         if !entry.header().entry_type().is_file() {
             continue;
         }
         let name = member_name(&entry.path_bytes());
-        members.insert(name, Member { size: entry.size(), data: Data::At(entry.raw_file_position()) });
+        let (start, size) = (entry.raw_file_position(), entry.size());
+        // A header may claim more data than the file has; reading such a
+        // member must fail at its offset, not allocate what it claims.
+        let end = start.saturating_add(size);
+        if end > file_size {
+            return Err(ImageError::Truncated {
+                path: path.join(&name),
+                offset: start as usize,
+                needed: (end - file_size) as usize,
+            });
+        }
+        members.insert(name, Member { size, data: Data::At(start) });
     }
     Ok(members)
 }
@@ -196,8 +209,10 @@ fn stream(path: &Path, reader: impl Read, keep_pages: bool) -> Result<HashMap<St
             size <= MAX_IMAGE_BYTES && !name.ends_with(".tar")
         };
         let data = if keep {
-            let mut bytes = Vec::with_capacity(size as usize);
-            entry.read_to_end(&mut bytes).map_err(io_error)?;
+            // The size comes from the header, so the buffer grows with the
+            // data actually read rather than being sized up front.
+            let mut bytes = Vec::new();
+            entry.by_ref().take(size).read_to_end(&mut bytes).map_err(io_error)?;
             if is_pages(&name) {
                 kept_pages += size;
             }
@@ -220,6 +235,32 @@ mod tests {
         assert_eq!(Compression::from_name(Path::new("cp.tar.gz")), Some(Compression::Gzip));
         assert_eq!(Compression::from_name(Path::new("cp.TAR.ZST")), Some(Compression::Zstd));
         assert_eq!(Compression::from_name(Path::new("cp.img")), None);
+    }
+
+    #[test]
+    fn member_larger_than_archive_is_truncation() {
+        let folder = tempfile::tempdir().unwrap();
+        let path = folder.path().join("cp.tar");
+        let mut builder = tar::Builder::new(File::create(&path).unwrap());
+        let mut header = tar::Header::new_gnu();
+        header.set_size(4);
+        header.set_cksum();
+        builder.append_data(&mut header, "checkpoint/inventory.img", &b"abcd"[..]).unwrap();
+        builder.finish().unwrap();
+        drop(builder);
+
+        // Claim 1 GiB for the member: the header's size field is octal
+        // text at bytes 124..136, and its checksum must be fixed up.
+        let mut bytes = std::fs::read(&path).unwrap();
+        bytes[124..136].copy_from_slice(b"10000000000\0");
+        let mut header = tar::Header::new_old();
+        header.as_mut_bytes().copy_from_slice(&bytes[..512]);
+        header.set_cksum();
+        bytes[..512].copy_from_slice(header.as_bytes());
+        std::fs::write(&path, &bytes).unwrap();
+
+        let error = Archive::open(&path, Compression::None, false).unwrap_err();
+        assert!(matches!(error, ImageError::Truncated { .. }), "{error:?}");
     }
 
     #[test]

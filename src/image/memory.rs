@@ -3,9 +3,8 @@
 //! present, one after another in pagemap order. Runs kept in a parent
 //! pre-dump or left for lazy restore have no bytes here.
 //!
-//! Only the pages that a read asks for are read, by seeking into the pages
-//! image, so showing a command line costs a page or two, not the whole
-//! dump.
+//! A read seeks into the pages image for only the pages it covers, so
+//! showing a command line costs a page or two, not the whole dump.
 
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
@@ -30,9 +29,9 @@ pub const PE_LAZY: u32 = 1 << 1;
 /// The pages of this run are in this dump's pages image.
 pub const PE_PRESENT: u32 = 1 << 2;
 
-/// The maximum bytes one read of memory returns: command lines and
+/// The maximum bytes one read of memory returns. Command lines and
 /// environments are bounded by the kernel's ARG_MAX (2 MiB by default on
-/// Linux); a larger request means a corrupt mm image.
+/// Linux), so a larger request means a corrupt mm image.
 pub const MAX_READ_BYTES: u64 = 16 * 1024 * 1024;
 
 /// A run of pages from a pagemap.
