@@ -356,3 +356,24 @@ fn established_tcp_shows_queued_bytes() {
     assert_eq!(client["receive_queue_bytes"], 0);
     assert!(client["local"].as_str().unwrap().starts_with("127.0.0.1:"));
 }
+
+#[test]
+fn unix_socket_shows_bound_path() {
+    if !host_ready() {
+        return;
+    }
+    let mut containers = Containers::new();
+    let name = containers.run(&unique_name("inspect-unix"), &[], "syslogd -n -O /tmp/messages & while true; do sleep 1; done");
+    assert!(wait_for(std::time::Duration::from_secs(10), || docker(&["exec", &name, "test", "-S", "/dev/log"]).status.success()));
+    let output_dir = tempfile::tempdir().unwrap();
+    let output = run_docker_cr(&["checkpoint", &name, "--output", output_dir.path().to_str().unwrap(), "--format", "json"]);
+    assert!(output.status.success(), "checkpoint failed: {}", stderr_of(&output));
+    let path = serde_json::from_slice::<serde_json::Value>(&output.stdout).unwrap()["path"].as_str().unwrap().to_string();
+
+    let reports = inspect_json(&["--sockets", "--ps-tree-cmd", &path]);
+    let syslogd = process_with_command(&reports[0], &["syslogd", "-n", "-O", "/tmp/messages"]);
+    let socket = syslogd["files"].as_array().unwrap().iter().find(|file| file["kind"] == "unix").expect("syslogd's socket");
+    assert_eq!(socket["socket"]["local"], "/dev/log");
+    assert_eq!(socket["socket"]["socket_type"], "dgram");
+    assert_eq!(socket["socket"]["receive_queue_bytes"], 0);
+}

@@ -215,9 +215,11 @@ fn sockets_table(report: &InspectReport, width: Option<usize>) -> String {
     for process in &report.processes {
         for file in process.files.iter().flatten() {
             let Some(socket) = &file.description.socket else { continue };
+            // Only a connection-oriented socket is established; a datagram
+            // socket that the kernel reports as connected has a default peer.
             let role = if socket.listening {
                 "listening"
-            } else if socket.state == "ESTABLISHED" {
+            } else if socket.state == "ESTABLISHED" && socket.socket_type != "dgram" {
                 "established"
             } else {
                 ""
@@ -226,6 +228,7 @@ fn sockets_table(report: &InspectReport, width: Option<usize>) -> String {
                 process.pid.to_string(),
                 file.fd.to_string(),
                 socket.protocol.to_string(),
+                socket.socket_type.to_string(),
                 socket.state.to_string(),
                 role.to_string(),
                 socket.receive_queue_bytes.map(|bytes| bytes.to_string()).unwrap_or_default(),
@@ -235,7 +238,7 @@ fn sockets_table(report: &InspectReport, width: Option<usize>) -> String {
             ]);
         }
     }
-    table(&["PID", "FD", "PROTO", "STATE", "ROLE", "RECV-Q", "SEND-Q", "LOCAL", "REMOTE"], &rows, width, 2)
+    table(&["PID", "FD", "PROTO", "TYPE", "STATE", "ROLE", "RECV-Q", "SEND-Q", "LOCAL", "REMOTE"], &rows, width, 2)
 }
 
 fn mounts_table(report: &InspectReport, width: Option<usize>) -> String {

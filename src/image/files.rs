@@ -40,6 +40,8 @@ pub struct Socket {
     pub protocol: &'static str,
     /// inet, inet6, unix, packet or netlink.
     pub family: &'static str,
+    /// stream, dgram, seqpacket or raw, from the socket's SOCK_* type.
+    pub socket_type: &'static str,
     /// The socket's inode number, which ties the two ends of a unix pair.
     pub inode: u32,
     /// The local address: `ip:port`, a unix path, or `@name` for an
@@ -107,6 +109,7 @@ pub fn describe(id: u32, files: &HashMap<u32, &proto::FileEntry>) -> FileDescrip
             socket: file.psk.as_ref().map(|psk| Socket {
                 protocol: "packet",
                 family: "packet",
+                socket_type: socket_type(psk.r#type),
                 inode: 0,
                 local: Some(format!("ifindex {} protocol {:#06x}", psk.ifindex, u16::from_be(psk.protocol as u16))),
                 remote: None,
@@ -121,6 +124,7 @@ pub fn describe(id: u32, files: &HashMap<u32, &proto::FileEntry>) -> FileDescrip
             socket: file.nlsk.as_ref().map(|nlsk| Socket {
                 protocol: "netlink",
                 family: "netlink",
+                socket_type: "raw",
                 inode: nlsk.ino,
                 local: Some(format!("protocol {} portid {}", nlsk.protocol, nlsk.portid)),
                 remote: (nlsk.dst_portid != 0).then(|| format!("portid {}", nlsk.dst_portid)),
@@ -183,6 +187,7 @@ fn inet_socket(isk: &proto::InetSkEntry) -> Socket {
     Socket {
         protocol,
         family,
+        socket_type: socket_type(isk.r#type),
         inode: isk.ino,
         local: Some(local),
         remote,
@@ -198,7 +203,9 @@ fn unix_socket(usk: &proto::UnixSkEntry) -> Socket {
         None => None,
         Some((0, rest)) => Some(format!("@{}", String::from_utf8_lossy(rest))),
         Some(_) => {
-            let name = String::from_utf8_lossy(&usk.name).into_owned();
+            // CRIU keeps sun_path as the kernel returns it, NUL included.
+            let path = usk.name.split(|byte| *byte == 0).next().unwrap_or_default();
+            let name = String::from_utf8_lossy(path).into_owned();
             Some(match &usk.name_dir {
                 Some(dir) if !name.starts_with('/') => format!("{dir}/{name}"),
                 _ => name,
@@ -208,6 +215,7 @@ fn unix_socket(usk: &proto::UnixSkEntry) -> Socket {
     Socket {
         protocol: "unix",
         family: "unix",
+        socket_type: socket_type(usk.r#type),
         inode: usk.ino,
         local,
         remote: (usk.peer != 0).then(|| format!("peer inode {}", usk.peer)),
@@ -234,6 +242,17 @@ fn format_endpoint(family: u32, words: &[u32], port: u32) -> String {
         (AF_INET, 0) => format!("0.0.0.0:{port}"),
         (AF_INET6, 0) => format!("[::]:{port}"),
         _ => format!("?:{port}"),
+    }
+}
+
+/// Names the kernel's SOCK_* socket types.
+fn socket_type(value: u32) -> &'static str {
+    match value {
+        1 => "stream",
+        2 => "dgram",
+        3 => "raw",
+        5 => "seqpacket",
+        _ => "unknown",
     }
 }
 
@@ -271,6 +290,14 @@ mod tests {
         let socket = unix_socket(&usk);
         assert_eq!(socket.local.as_deref(), Some("@bus"));
         assert!(socket.listening);
+    }
+
+    #[test]
+    fn unix_path_stops_at_nul() {
+        let usk = proto::UnixSkEntry { name: b"/dev/log\0".to_vec(), r#type: 2, ..Default::default() };
+        let socket = unix_socket(&usk);
+        assert_eq!(socket.local.as_deref(), Some("/dev/log"));
+        assert_eq!(socket.socket_type, "dgram");
     }
 
     #[test]
