@@ -87,7 +87,7 @@ fn files_and_sockets_are_listed() {
     let report = &reports[0];
 
     let init_files = report["processes"][0]["files"].as_array().unwrap();
-    let kept_open = init_files.iter().find(|file| file["fd"] == 3).expect("fd 3 of init");
+    let kept_open = init_files.iter().find(|file| file["fd"] == 3).expect("init has no fd 3");
     assert_eq!(kept_open["kind"], "reg");
     assert_eq!(kept_open["path"], "/tmp/kept-open");
     assert_eq!(kept_open["position"], 0);
@@ -143,6 +143,27 @@ fn pid_limits_tree_to_subtree() {
     let subtree = inspect_json(&["--pid", &nc_pid.to_string(), checkpoint.to_str().unwrap()]);
     let pids: Vec<u64> = subtree[0]["processes"].as_array().unwrap().iter().map(|process| process["pid"].as_u64().unwrap()).collect();
     assert_eq!(pids, vec![nc_pid]);
+}
+
+#[test]
+fn unknown_pid_is_rejected() {
+    let Some(checkpoint) = server_checkpoint() else { return };
+    let output = run_docker_cr(&["inspect", "--pid", "99999", checkpoint.to_str().unwrap()]);
+    assert!(!output.status.success());
+    let stderr = stderr_of(&output);
+    assert!(stderr.contains("docker_cr::inspect::no_such_pid"), "{stderr}");
+    assert!(stderr.contains("99999"), "{stderr}");
+}
+
+#[test]
+fn several_paths_give_one_report_each() {
+    let Some(checkpoint) = server_checkpoint() else { return };
+    let path = checkpoint.to_str().unwrap();
+    let reports = inspect_json(&[path, &format!("{path}/checkpoint")]);
+    assert_eq!(reports.as_array().unwrap().len(), 2);
+    assert_eq!(reports[0]["layout"], "docker-cr");
+    assert_eq!(reports[1]["layout"], "criu");
+    assert_eq!(reports[0]["process_count"], reports[1]["process_count"]);
 }
 
 #[test]
@@ -348,11 +369,11 @@ fn established_tcp_shows_queued_bytes() {
         .flat_map(|process| process["files"].as_array().unwrap())
         .filter_map(|file| file.get("socket").filter(|socket| !socket.is_null()))
         .collect();
-    let server = sockets.iter().find(|socket| socket["local"].as_str().unwrap_or_default().ends_with(":9000")).expect("server end");
+    let server = sockets.iter().find(|socket| socket["local"].as_str().unwrap_or_default().ends_with(":9000")).expect("no socket on local port 9000");
     assert_eq!(server["state"], "ESTABLISHED");
     assert_eq!(server["receive_queue_bytes"], 12);
     assert_eq!(server["send_queue_bytes"], 0);
-    let client = sockets.iter().find(|socket| socket["remote"] == "127.0.0.1:9000").expect("client end");
+    let client = sockets.iter().find(|socket| socket["remote"] == "127.0.0.1:9000").expect("no socket connected to 127.0.0.1:9000");
     assert_eq!(client["receive_queue_bytes"], 0);
     assert!(client["local"].as_str().unwrap().starts_with("127.0.0.1:"));
 }
@@ -372,7 +393,7 @@ fn unix_socket_shows_bound_path() {
 
     let reports = inspect_json(&["--sockets", "--ps-tree-cmd", &path]);
     let syslogd = process_with_command(&reports[0], &["syslogd", "-n", "-O", "/tmp/messages"]);
-    let socket = syslogd["files"].as_array().unwrap().iter().find(|file| file["kind"] == "unix").expect("syslogd's socket");
+    let socket = syslogd["files"].as_array().unwrap().iter().find(|file| file["kind"] == "unix").expect("syslogd has no unix socket");
     assert_eq!(socket["socket"]["local"], "/dev/log");
     assert_eq!(socket["socket"]["socket_type"], "dgram");
     assert_eq!(socket["socket"]["receive_queue_bytes"], 0);
