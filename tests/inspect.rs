@@ -26,7 +26,11 @@ fn server_checkpoint() -> Option<&'static Path> {
         let mut containers = Containers::new();
         let name = containers.run(&unique_name("inspect-server"), &["-e", "DCR_COLOR=blue", "-e", "DCR_MODE=test"], SERVER_SCRIPT);
         assert!(wait_for(std::time::Duration::from_secs(10), || docker(&["exec", &name, "sh", "-c", "netstat -ltn | grep -q 8081"]).status.success()));
-        let output_dir = tempfile::tempdir().unwrap().keep();
+        // A static is never dropped, so the checkpoint goes under Cargo's
+        // folder for test files rather than into a temporary folder that
+        // would be left behind in /tmp.
+        let output_dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("inspect-server-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&output_dir);
         let output = run_docker_cr(&["checkpoint", &name, "--name", "cp", "--output", output_dir.to_str().unwrap(), "--format", "json"]);
         assert!(output.status.success(), "checkpoint failed: {}", stderr_of(&output));
         let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
