@@ -187,8 +187,9 @@ fn index_plain(path: &Path, file: File) -> Result<HashMap<String, Member>, Image
 }
 
 // NOTE: a compressed archive is decompressed to its end even when the
-// members that a view needs came early. Stopping sooner needs the list of
-// needed members before reading, and that list depends on pstree.img.
+// members that a view needs came early. The overview's sizes need every
+// member's header, and which images a view needs depends on pstree.img, so
+// stopping sooner needs a lazy reader and sizes left unknown.
 fn stream(path: &Path, reader: impl Read, keep_pages: bool) -> Result<HashMap<String, Member>, ImageError> {
     let io_error = |source| ImageError::Io { path: path.to_path_buf(), source };
     let mut archive = tar::Archive::new(reader);
