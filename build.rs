@@ -3,7 +3,14 @@
 //! needs no `protoc` on the machine.
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let protos = ["proto/criu/rpc.proto", "proto/criu/stats.proto"];
+    let protos = [
+        "proto/criu/rpc.proto",
+        "proto/criu/stats.proto",
+        "proto/criu/process.proto",
+        "proto/criu/memory.proto",
+        "proto/criu/files.proto",
+        "proto/criu/mnt.proto",
+    ];
     for proto in protos {
         println!("cargo:rerun-if-changed={proto}");
     }

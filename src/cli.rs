@@ -53,6 +53,23 @@ pub enum Command {
         docker-cr restore --from ./web/cp --new-name web-2 --skip-mounts /cache,/tmp/scratch")]
     Restore(RestoreArgs),
 
+    /// Show what checkpoints contain, offline, without CRIU or root.
+    #[command(after_help = "PATH is a docker-cr checkpoint folder, a Podman or CRI-O checkpoint folder, or a \
+        folder CRIU dumped into (such as `docker checkpoint create` writes), or a checkpoint archive \
+        (.tar, .tar.gz, .tar.zst) as Podman, CRI-O and the kubelet write them.\n\n\
+        In JSON, command lines, environments, files, memory and mounts are null unless their view is requested.\n\nExamples:\n  \
+        docker-cr inspect /tmp/docker-checkpoints/web/before-upgrade\n  \
+        docker-cr inspect --ps-tree-cmd --pid 1 ./web/before-upgrade\n  \
+        docker-cr inspect --sockets --files ./web/before-upgrade ./db/nightly\n  \
+        docker-cr inspect --all --format json ./web/before-upgrade")]
+    Inspect(InspectArgs),
+
+    /// List the checkpoints in folders.
+    #[command(after_help = "Examples:\n  \
+        docker-cr list\n  \
+        docker-cr list /var/lib/checkpoints --format json")]
+    List(ListArgs),
+
     /// Check that this host can checkpoint and restore containers.
     #[command(after_help = "Exits with 0 when every check passes and 1 otherwise.\n\nExamples:\n  \
         docker-cr check\n  \
@@ -221,6 +238,73 @@ pub struct RestoreArgs {
     pub format: FormatArgs,
 }
 
+#[derive(Debug, Args)]
+pub struct InspectArgs {
+    /// The checkpoints to inspect.
+    #[arg(required = true, value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+
+    /// Show the process tree with pids and task names.
+    #[arg(long)]
+    pub ps_tree: bool,
+
+    /// Show the process tree with each full command line, read from the
+    /// process's memory pages.
+    #[arg(long)]
+    pub ps_tree_cmd: bool,
+
+    /// Show the process tree with each process's environment, read from
+    /// its memory pages.
+    #[arg(long)]
+    pub ps_tree_env: bool,
+
+    /// Limit the processes shown to the subtree of this pid (as the
+    /// checkpoint numbers them).
+    #[arg(long, value_name = "PID")]
+    pub pid: Option<u32>,
+
+    /// Show the open files of each process: fd, kind, path, flags, position.
+    #[arg(long)]
+    pub files: bool,
+
+    /// Show the sockets of each process: unix, tcp, udp, packet, netlink.
+    #[arg(long)]
+    pub sockets: bool,
+
+    /// Show the mount points of the container's mount namespace.
+    #[arg(long)]
+    pub mounts: bool,
+
+    /// Show the container's configured environment.
+    #[arg(long)]
+    pub env: bool,
+
+    /// Show CRIU's dump statistics.
+    #[arg(long)]
+    pub stats: bool,
+
+    /// Show each process's memory mappings and dumped sizes.
+    #[arg(long)]
+    pub memory: bool,
+
+    /// Show every view.
+    #[arg(long)]
+    pub all: bool,
+
+    #[command(flatten)]
+    pub format: FormatArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// The folders to search for checkpoints [default: /tmp/docker-checkpoints].
+    #[arg(value_name = "DIR")]
+    pub dirs: Vec<PathBuf>,
+
+    #[command(flatten)]
+    pub format: FormatArgs,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -247,6 +331,19 @@ mod tests {
         let cli = Cli::parse_from(["docker-cr", "checkpoint", "web", "--leave-running=false"]);
         let Command::Checkpoint(args) = cli.command else { panic!("expected checkpoint") };
         assert!(!args.leave_running);
+    }
+
+    #[test]
+    fn inspect_requires_a_path() {
+        assert!(Cli::try_parse_from(["docker-cr", "inspect"]).is_err());
+    }
+
+    #[test]
+    fn inspect_takes_several_paths() {
+        let cli = Cli::parse_from(["docker-cr", "inspect", "--ps-tree-cmd", "a", "b"]);
+        let Command::Inspect(args) = cli.command else { panic!("expected inspect") };
+        assert_eq!(args.paths, vec![PathBuf::from("a"), PathBuf::from("b")]);
+        assert!(args.ps_tree_cmd);
     }
 
     #[test]

@@ -152,6 +152,12 @@ impl CheckpointDir {
         Ok(dir)
     }
 
+    /// Refers to a checkpoint folder without checking it, for readers that
+    /// show what an incomplete checkpoint still contains.
+    pub fn at(path: &Path) -> Self {
+        Self { root: path.to_path_buf() }
+    }
+
     pub fn root(&self) -> &Path {
         &self.root
     }
@@ -213,7 +219,8 @@ impl CheckpointDir {
     }
 }
 
-fn tree_size(path: &Path) -> u64 {
+/// Returns the total size in bytes of every file below `path`.
+pub fn tree_size(path: &Path) -> u64 {
     let Ok(entries) = fs::read_dir(path) else { return 0 };
     entries
         .flatten()

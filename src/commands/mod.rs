@@ -5,7 +5,10 @@
 mod apply;
 mod check;
 mod checkpoint;
+mod inspect;
+mod list;
 mod plan;
+mod render;
 mod restore;
 mod schema;
 mod version;
@@ -24,6 +27,8 @@ pub async fn run(cli: Cli) -> miette::Result<ExitCode> {
     match cli.command {
         Command::Checkpoint(args) => checkpoint::run(&criu, args).await,
         Command::Restore(args) => restore::run(&criu, args).await,
+        Command::Inspect(args) => inspect::run(args),
+        Command::List(args) => list::run(args),
         Command::Check(args) => check::run(&criu, args).await,
         Command::Apply(args) => apply::run(&criu, args).await,
         Command::Plan(args) => plan::run(args),

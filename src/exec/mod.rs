@@ -4,6 +4,8 @@
 
 pub mod checkpoint;
 pub mod doctor;
+pub mod inspect;
+pub mod list;
 pub mod restore;
 
 use std::path::PathBuf;

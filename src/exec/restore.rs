@@ -29,6 +29,7 @@ use crate::checkpoint::{self, CheckpointDir, Manifest};
 use crate::criu::runc_config::RuncConfig;
 use crate::criu::{compat, hints, log_error_excerpt, CriuClient, KernelVersion};
 use crate::docker::{overlay_dir, ContainerSnapshot, DockerError, Engine, SourceKind};
+use crate::image::ImageDir;
 use crate::rootfs;
 
 /// How long a restored container must keep running before the restore
@@ -166,6 +167,9 @@ pub async fn restore(
 
     let dir = CheckpointDir::open(&request.from)?;
     let manifest = dir.read_manifest()?;
+    // The images are decoded before anything else, so a damaged checkpoint
+    // fails here and not half way through the engine's restore.
+    ImageDir::open(&dir.images_dir())?.check()?;
     let mut snapshot = manifest.container.clone();
     let mut problems = Vec::new();
     apply_mount_maps(&mut snapshot, &request.mount_maps, &mut problems);
