@@ -74,7 +74,7 @@ fn all_mount_kinds_survive_restore() {
     let source = containers.run(
         &unique_name("mounts"),
         &["-v", &data_mount, "-v", &ro_mount, "-v", &volume_mount, "--tmpfs", "/scratch"],
-        "echo tmp > /scratch/note; echo warm > /etc/app.conf; rm /bin/vi; echo vol > /cache/state; \
+        "echo tmp > /scratch/note; echo shared > /dev/shm/segment; echo warm > /etc/app.conf; rm /bin/vi; echo vol > /cache/state; \
          exec 3>>/data/log; i=0; while true; do echo $i >&3; echo $i; i=$((i+1)); sleep 1; done",
     );
     assert!(wait_for(Duration::from_secs(10), || lines_in(&data.join("log")) >= 2));
@@ -101,6 +101,7 @@ fn all_mount_kinds_survive_restore() {
     assert!(result.status.success(), "restore failed: {}", stderr_of(&result));
 
     assert_eq!(exec(&restored, "cat /scratch/note"), "tmp", "tmpfs contents are restored");
+    assert_eq!(exec(&restored, "cat /dev/shm/segment"), "shared", "/dev/shm contents are kept");
     assert_eq!(exec(&restored, "cat /etc/app.conf"), "warm", "a file written to the layer is back");
     assert_eq!(exec(&restored, "test -e /bin/vi && echo present || echo gone"), "gone", "a deleted file stays deleted");
     assert_eq!(exec(&restored, "cat /cache/state"), "vol", "the volume is mounted again");
