@@ -23,7 +23,8 @@ pub const DEFAULT_OUTPUT: &str = crate::checkpoint::DEFAULT_OUTPUT;
         docker-cr restore --from /tmp/docker-checkpoints/web/before-upgrade --new-name web-restored"
 )]
 pub struct Cli {
-    /// The CRIU binary to run (4.2 or newer on kernels from 6.16 on).
+    /// The CRIU binary that checkpoint, restore, apply, check and version run
+    /// (4.2 or newer on kernels from 6.16 on); inspect and list need none.
     #[arg(long, global = true, env = crate::criu::CRIU_ENV, default_value = "criu", value_name = "PATH")]
     pub criu: PathBuf,
 
@@ -82,7 +83,7 @@ pub enum Command {
         Examples:\n  \
         docker-cr apply plans/migrate-three.yaml --dry-run\n  \
         docker-cr apply plans/migrate-three.yaml --dry-run --output dot | dot -Tsvg > plan.svg\n  \
-        sudo docker-cr apply plans/migrate-three.yaml --parallel 2")]
+        docker-cr apply plans/migrate-three.yaml --parallel 2")]
     Apply(ApplyArgs),
 
     /// Check a plan file without touching anything.
@@ -110,8 +111,9 @@ pub struct ApplyArgs {
     #[arg(long)]
     pub dry_run: bool,
 
-    /// How to print the preview or the summary.
-    #[arg(long, short = 'o', value_enum, default_value_t = PlanOutput::Tree)]
+    /// How to print the preview or the summary (`--format` is accepted too,
+    /// as on the other commands).
+    #[arg(long, short = 'o', visible_alias = "format", value_enum, default_value_t = PlanOutput::Tree)]
     pub output: PlanOutput,
 
     /// The maximum number of steps that run at once.

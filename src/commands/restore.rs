@@ -37,6 +37,9 @@ pub async fn run(criu: &CriuClient, args: RestoreArgs) -> miette::Result<ExitCod
             for source in &report.created_sources {
                 println!("  created missing mount source {}", source.display());
             }
+            for map in &report.mount_maps {
+                println!("  bound from {} in place of {}", map.new, map.old);
+            }
             for destination in &report.skipped_mounts {
                 println!("  left out the mount at {destination}");
             }

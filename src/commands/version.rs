@@ -50,7 +50,7 @@ pub async fn run(criu: &CriuClient, args: FormatArgs) -> miette::Result<ExitCode
         OutputFormat::Text => {
             println!("docker-cr  {}", versions.docker_cr);
             match (&versions.criu, &versions.criu_error) {
-                (Some(version), _) => println!("CRIU       {version} ({})", criu.binary().display()),
+                (Some(version), _) => println!("CRIU       {version} ({})", criu.resolved_binary().display()),
                 (None, error) => println!("CRIU       not available: {}", error.as_deref().unwrap_or("unknown error")),
             }
             match (&versions.engine, &versions.engine_error) {

@@ -49,6 +49,19 @@ impl CriuClient {
         &self.binary
     }
 
+    /// Returns the binary's full path as it would be run: a bare name is
+    /// looked up on PATH, as spawning it does. Falls back to the name.
+    pub fn resolved_binary(&self) -> PathBuf {
+        if self.binary.components().count() > 1 {
+            return self.binary.clone();
+        }
+        std::env::var_os("PATH")
+            .and_then(|path| {
+                std::env::split_paths(&path).map(|dir| dir.join(&self.binary)).find(|candidate| candidate.is_file())
+            })
+            .unwrap_or_else(|| self.binary.clone())
+    }
+
     /// Asks CRIU for its version.
     pub fn version(&self) -> Result<CriuVersion, CriuError> {
         let mut session = Session::start(&self.binary)?;

@@ -64,10 +64,10 @@ pub async fn check_host(criu: &CriuClient) -> Vec<Finding> {
     let kernel = KernelVersion::running();
     let criu_version = tokio::task::block_in_place(|| criu.version());
     match &criu_version {
-        Ok(version) => findings.push(Finding::pass("CRIU found", format!("CRIU {version} at {}", criu.binary().display()))),
+        Ok(version) => findings.push(Finding::pass("CRIU found", format!("CRIU {version} at {}", criu.resolved_binary().display()))),
         Err(error) => findings.push(Finding::fail(
             "CRIU found",
-            format!("{} ({error})", criu.binary().display()),
+            format!("{} ({error})", criu.resolved_binary().display()),
             "install CRIU 4.2 or newer (scripts/setup-host.sh does this), or point --criu or DOCKER_CR_CRIU at it",
         )),
     }
@@ -99,7 +99,7 @@ pub async fn check_host(criu: &CriuClient) -> Vec<Finding> {
             Err(error) => Finding::fail(
                 "CRIU's kernel check",
                 error.to_string(),
-                format!("run `{} check` to see what the kernel lacks", criu.binary().display()),
+                format!("run `{} check` to see what the kernel lacks", criu.resolved_binary().display()),
             ),
         }
     } else {

@@ -93,6 +93,8 @@ pub struct RestoreReport {
     pub created_sources: Vec<PathBuf>,
     /// Mount destinations left out.
     pub skipped_mounts: Vec<String>,
+    /// The mount maps that moved a bind-mount source.
+    pub mount_maps: Vec<MountMap>,
     /// Files of the writable layer written back, and paths deleted again.
     pub rootfs_changed: usize,
     pub rootfs_deleted: usize,
@@ -122,7 +124,7 @@ pub enum Problem {
     #[error("the source {source_path} of the bind mount at {destination} does not exist")]
     #[diagnostic(
         code(docker_cr::restore::mount_source_missing),
-        help("create it, restore with --auto-fix-mounts to have it created empty, or point the mount elsewhere with --mount-map {source_path}=NEW_PATH")
+        help("create it, restore with --auto-fix-mounts=true (the default) to have it created empty, or point the mount elsewhere with --mount-map {source_path}=NEW_PATH")
     )]
     MountSourceMissing { destination: String, source_path: String },
 
@@ -148,12 +150,20 @@ pub enum Problem {
 
 /// All problems found before a restore, reported together.
 #[derive(Debug, Error, Diagnostic)]
-#[error("the checkpoint {} cannot be restored here: {} problem(s) found, nothing was created", checkpoint.display(), problems.len())]
+#[error("the checkpoint {} cannot be restored here: {}, nothing was created", checkpoint.display(), problem_count(problems.len()))]
 #[diagnostic(code(docker_cr::restore::preflight), help("fix each problem below and run the restore again"))]
 pub struct PreflightError {
     pub checkpoint: PathBuf,
     #[related]
     pub problems: Vec<Problem>,
+}
+
+fn problem_count(count: usize) -> String {
+    if count == 1 {
+        "1 problem found".to_string()
+    } else {
+        format!("{count} problems found")
+    }
 }
 
 pub async fn restore(
@@ -206,6 +216,7 @@ pub async fn restore(
             duration: started.elapsed(),
             created_sources: created.sources,
             skipped_mounts: skipped.iter().map(|mount| mount.destination.clone()).collect(),
+            mount_maps: request.mount_maps.clone(),
             rootfs_changed: rootfs_changes.changed,
             rootfs_deleted: rootfs_changes.deleted.len(),
             volumes_filled: created.filled_volumes,
