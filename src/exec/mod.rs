@@ -101,7 +101,7 @@ pub enum ExecError {
     },
 
     #[error("the restored container {name} stopped right after its start (exit code {exit_code})")]
-    #[diagnostic(code(docker_cr::restored_container_exited), help("`docker logs {name}` may tell why; the container was removed"))]
+    #[diagnostic(code(docker_cr::restored_container_exited), help("CRIU restored the processes but they exited at once, and the container was removed; `docker-cr inspect --ps-tree --files` on the checkpoint shows what they expected to find"))]
     RestoredContainerExited { name: String, exit_code: i64 },
 }
 
