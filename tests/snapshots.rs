@@ -24,7 +24,8 @@ fn assert_snapshot(name: &str, actual: &str) {
 /// Runs docker-cr at a fixed terminal width, so clap wraps help the same way
 /// everywhere.
 fn run_fixed_width(args: &[&str]) -> std::process::Output {
-    docker_cr().args(args).env("COLUMNS", "100").output().unwrap()
+    // A set DOCKER_CR_CRIU would show its value in the help text.
+    docker_cr().args(args).env("COLUMNS", "100").env_remove("DOCKER_CR_CRIU").output().unwrap()
 }
 
 #[test]
