@@ -354,3 +354,36 @@ fn engine_without_experimental_mode_is_refused() {
         .unwrap();
     assert!(stdout_of(&check).contains("FAILED  engine in experimental mode"), "{}", stdout_of(&check));
 }
+
+/// Checkpoints `source` with one CRIU option turned off and returns the
+/// failed run's output, checking that nothing was left behind.
+fn dump_without(source: &str, option: &str) -> Output {
+    let output = tempfile::tempdir().unwrap();
+    let result = run_docker_cr(&["checkpoint", source, "--name", "cp", "--output", output.path().to_str().unwrap(), option]);
+    assert_eq!(result.status.code(), Some(1), "the dump must fail without {option}: {}", stderr_of(&result));
+    assert!(!output.path().join(source).join("cp").exists(), "the half-made checkpoint is removed");
+    assert!(is_running(source), "a failed dump leaves the container running");
+    result
+}
+
+#[test]
+fn established_tcp_without_tcp_option_gets_hint() {
+    if !host_ready() {
+        return;
+    }
+    let mut containers = Containers::new();
+    // A connection over the container's own loopback, server and client both inside.
+    let source = containers.run(
+        &unique_name("tcp"),
+        &[],
+        "sleep 100000 | nc -l -p 9000 >/dev/null & sleep 1; (while true; do echo ping; sleep 1; done) | nc 127.0.0.1 9000 & \
+         while true; do sleep 1; done",
+    );
+    assert!(wait_for(std::time::Duration::from_secs(10), || {
+        docker_ok(&["exec", &source, "netstat", "-tn"]).contains("ESTABLISHED")
+    }));
+    let result = dump_without(&source, "--tcp=false");
+    let message = diagnostic_of(&result);
+    assert!(message.contains("established TCP connection"), "the hint names the cause: {message}");
+    assert!(message.contains("--tcp"), "the hint names the option: {message}");
+}
