@@ -94,6 +94,9 @@ fn checkpoint_writes_podman_layout_and_manifest() {
     assert!(manifest["kernel"].as_str().is_some_and(|v| !v.is_empty()));
     let external = manifest["dump"]["bind_mounts"].as_array().unwrap();
     assert!(external.iter().any(|m| m == "/etc/hosts"), "runc's bind mounts are external: {external:?}");
+    assert_eq!(manifest["files"]["cpuinfo"], true, "the CPU features are recorded for restores elsewhere");
+    assert!(dir.join("cpuinfo/cpuinfo.img").is_file());
+    assert_eq!(manifest["files"]["rootfs_diff"], true, "the writable layer is saved by default");
     let descriptors: Vec<String> = serde_json::from_slice(&std::fs::read(dir.join("checkpoint/descriptors.json")).unwrap()).unwrap();
     assert_eq!(descriptors.len(), 3);
 }
