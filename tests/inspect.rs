@@ -422,13 +422,28 @@ int main(int argc, char **argv) {
 }
 "#;
 
-/// Builds the lock holder with the host's C compiler into `folder`.
+/// A program that writes to a memfd named dcr-buffer and sleeps.
+const MEMFD_HOLDER_SOURCE: &str = r#"
+#define _GNU_SOURCE
+#include <sys/mman.h>
+#include <unistd.h>
+int main(void) {
+    int fd = memfd_create("dcr-buffer", 0);
+    if (fd < 0 || write(fd, "hello", 5) != 5)
+        return 1;
+    for (;;)
+        pause();
+}
+"#;
+
+/// Builds a static program named `name` from C `source` with the host's
+/// compiler into `folder`, for the busybox image, which has no C library.
 /// Returns `None` (after printing why) when there is no compiler with a
 /// static C library; panics under CI=true.
-fn build_lock_holder(folder: &Path) -> Option<PathBuf> {
-    let source = folder.join("lock-holder.c");
-    let binary = folder.join("lock-holder");
-    fs::write(&source, LOCK_HOLDER_SOURCE).unwrap();
+fn build_static_program(folder: &Path, name: &str, source_text: &str) -> Option<PathBuf> {
+    let source = folder.join(format!("{name}.c"));
+    let binary = folder.join(name);
+    fs::write(&source, source_text).unwrap();
     let built = std::process::Command::new("cc").arg("-static").arg("-o").arg(&binary).arg(&source).output();
     match built {
         Ok(output) if output.status.success() => Some(binary),
@@ -437,10 +452,10 @@ fn build_lock_holder(folder: &Path) -> Option<PathBuf> {
             None
         }
         Err(error) if !in_ci() => {
-            eprintln!("skipped: no C compiler to build the lock holder: {error}");
+            eprintln!("skipped: no C compiler to build {name}: {error}");
             None
         }
-        result => panic!("CI=true and the lock holder could not be built: {result:?}"),
+        result => panic!("CI=true and {name} could not be built: {result:?}"),
     }
 }
 
@@ -457,7 +472,7 @@ fn file_lock_is_shown() {
         return;
     }
     let folder = tempfile::tempdir().unwrap();
-    let Some(lock_holder) = build_lock_holder(folder.path()) else { return };
+    let Some(lock_holder) = build_static_program(folder.path(), "lock-holder", LOCK_HOLDER_SOURCE) else { return };
     let mut containers = Containers::new();
     let name = containers.track(&unique_name("inspect-lock"));
     let _ = docker(&["rm", "-f", &name]);
@@ -547,4 +562,41 @@ fn seccomp_and_clocks_are_read() {
     assert_eq!(report["clocks"]["time_namespace_id"], 0);
     assert!(report["clocks"]["monotonic"]["seconds"].as_u64().unwrap() > 0);
     assert!(report["network_devices"].is_null());
+}
+
+#[test]
+fn memfd_and_tty_are_named() {
+    if !host_ready() {
+        return;
+    }
+    let folder = tempfile::tempdir().unwrap();
+    let Some(memfd_holder) = build_static_program(folder.path(), "memfd-holder", MEMFD_HOLDER_SOURCE) else { return };
+    let mut containers = Containers::new();
+    let name = containers.track(&unique_name("inspect-tty"));
+    let _ = docker(&["rm", "-f", &name]);
+    docker_ok(&["create", "-t", "--name", &name, test_image(), "sh", "-c", "memfd-holder & exec sleep 1000"]);
+    docker_ok(&["cp", memfd_holder.to_str().unwrap(), &format!("{name}:/bin/memfd-holder")]);
+    docker_ok(&["start", &name]);
+    assert!(wait_for(std::time::Duration::from_secs(10), || String::from_utf8_lossy(&docker(&["top", &name]).stdout).contains("memfd-holder")));
+
+    // NOTE: `docker-cr checkpoint` fails on a container with a terminal
+    // (CRIU finds no master for the pty, which runc hands CRIU as an
+    // external tty), so this checkpoint is taken by the engine.
+    let id = docker_ok(&["inspect", "-f", "{{.Id}}", &name]);
+    let created = docker(&["checkpoint", "create", "--leave-running", &name, "dcr-test-inspect-tty"]);
+    assert!(created.status.success(), "docker checkpoint create failed: {}", stderr_of(&created));
+    let source = PathBuf::from(format!("/var/lib/docker/containers/{id}/checkpoints/dcr-test-inspect-tty"));
+    let copy = tempfile::tempdir().unwrap();
+    docker_cr::checkpoint::copy_files(&source, copy.path()).unwrap();
+    let _ = docker(&["checkpoint", "rm", &name, "dcr-test-inspect-tty"]);
+
+    let reports = inspect_json(&["--files", copy.path().to_str().unwrap()]);
+    let files: Vec<&serde_json::Value> =
+        reports[0]["processes"].as_array().unwrap().iter().flat_map(|process| process["files"].as_array().unwrap()).collect();
+    let memfd = files.iter().find(|file| file["kind"] == "memfd").unwrap_or_else(|| panic!("no memfd: {files:?}"));
+    assert_eq!(memfd["path"], "/memfd:dcr-buffer");
+    assert_eq!(memfd["position"], 5);
+    let init_stdin = &reports[0]["processes"][0]["files"][0];
+    assert_eq!(init_stdin["kind"], "tty");
+    assert!(init_stdin["path"].as_str().unwrap().starts_with("/dev/pts/"), "{init_stdin}");
 }

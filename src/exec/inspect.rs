@@ -16,7 +16,7 @@ use serde::Serialize;
 use thiserror::Error;
 
 use crate::checkpoint::{self, CheckpointError, Manifest};
-use crate::image::files::{describe, index_files, FileDescription, Socket};
+use crate::image::files::{describe, index_files, FileDescription, NameTables, Socket};
 use crate::image::archive::{Archive, Compression};
 use crate::image::memory::{split_nul_strings, Pagemap};
 use crate::image::state::{cgroup_dirs, lock_kind, lock_type, seccomp_filter_count, seccomp_mode};
@@ -411,9 +411,12 @@ pub fn inspect(path: &Path, options: &InspectOptions) -> Result<InspectReport, I
     let files = if options.files || options.memory { images.files()? } else { Vec::new() };
     let file_index = index_files(&files);
     let unix_queues = if options.files { images.socket_queues()? } else { HashMap::new() };
+    let (memfd_inodes, ttys) = if options.files { (images.memfd_inodes()?, images.tty_infos()?) } else { (Vec::new(), Vec::new()) };
+    let names = NameTables::new(&memfd_inodes, &ttys);
     let seccomp = images.seccomp()?;
     let context = ProcessContext {
         files: &file_index,
+        names: &names,
         unix_queues: &unix_queues,
         seccomp: seccomp.as_ref(),
         root_cg_set: inventory.root_cg_set,
@@ -561,6 +564,7 @@ fn select_subtree(pstree: &[proto::PstreeEntry], pid: Option<u32>) -> Option<Vec
 /// The dump-wide images that the reading of every process shares.
 struct ProcessContext<'a> {
     files: &'a HashMap<u32, &'a proto::FileEntry>,
+    names: &'a NameTables<'a>,
     unix_queues: &'a HashMap<u32, u64>,
     seccomp: Option<&'a proto::SeccompEntry>,
     /// The set of a task whose core image names none.
@@ -609,7 +613,7 @@ fn read_process(images: &ImageDir, entry: &proto::PstreeEntry, options: &Inspect
                 if !files.contains_key(&fdinfo.id) {
                     return Err(ImageError::FileNotFound { path: images.path().join("files.img"), id: fdinfo.id }.into());
                 }
-                let mut description = describe(fdinfo.id, files);
+                let mut description = describe(fdinfo.id, files, context.names);
                 if let Some(socket) = &mut description.socket {
                     add_queues(images, socket, fdinfo.id, context.unix_queues)?;
                 }

@@ -152,6 +152,22 @@ impl ImageDir {
         self.read_optional(&format!("utsns-{uts_ns_id}.img"), magic::UTSNS)
     }
 
+    /// Reads the memfd inodes that memfd descriptions refer to.
+    pub fn memfd_inodes(&self) -> Result<Vec<proto::MemfdInodeEntry>, ImageError> {
+        if !self.exists("memfd.img") {
+            return Ok(Vec::new());
+        }
+        self.read_entries("memfd.img", magic::MEMFD_INODE)
+    }
+
+    /// Reads the terminals that tty descriptions refer to.
+    pub fn tty_infos(&self) -> Result<Vec<proto::TtyInfoEntry>, ImageError> {
+        if !self.exists("tty-info.img") {
+            return Ok(Vec::new());
+        }
+        self.read_entries("tty-info.img", magic::TTY_INFO)
+    }
+
     /// Reads the file locks that the dumped tasks held. The list is empty
     /// when CRIU found none or dumped without file locks allowed.
     pub fn file_locks(&self) -> Result<Vec<proto::FileLockEntry>, ImageError> {

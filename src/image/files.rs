@@ -24,7 +24,8 @@ pub struct FileDescription {
     /// CRIU's kind of file: reg, pipe, fifo, unix, inet, packet, netlink,
     /// eventfd, eventpoll, signalfd, timerfd, inotify, memfd, tty, ...
     pub kind: &'static str,
-    /// The path of a file or FIFO, or a name such as `pipe:[48376]`.
+    /// The path of a file, FIFO, memfd or terminal, or a name such as
+    /// `pipe:[48376]`.
     pub path: Option<String>,
     /// The O_* flags of the description, where CRIU records them.
     pub flags: Option<u32>,
@@ -64,8 +65,26 @@ pub fn index_files(files: &[proto::FileEntry]) -> HashMap<u32, &proto::FileEntry
     files.iter().map(|file| (file.id, file)).collect()
 }
 
-/// Describes the file description `id`, looking FIFOs' names up in `files`.
-pub fn describe(id: u32, files: &HashMap<u32, &proto::FileEntry>) -> FileDescription {
+/// The images that name memfd and tty descriptions, indexed by the ids
+/// that files.img refers to them by.
+#[derive(Debug, Default)]
+pub struct NameTables<'a> {
+    pub memfd_inodes: HashMap<u64, &'a proto::MemfdInodeEntry>,
+    pub ttys: HashMap<u32, &'a proto::TtyInfoEntry>,
+}
+
+impl<'a> NameTables<'a> {
+    pub fn new(memfd_inodes: &'a [proto::MemfdInodeEntry], ttys: &'a [proto::TtyInfoEntry]) -> Self {
+        Self {
+            memfd_inodes: memfd_inodes.iter().map(|inode| (inode.inode_id, inode)).collect(),
+            ttys: ttys.iter().map(|tty| (tty.id, tty)).collect(),
+        }
+    }
+}
+
+/// Describes the file description `id`, looking FIFOs' names up in
+/// `files` and the names of memfds and terminals in `names`.
+pub fn describe(id: u32, files: &HashMap<u32, &proto::FileEntry>, names: &NameTables) -> FileDescription {
     let Some(file) = files.get(&id) else {
         return bare("unknown");
     };
@@ -157,11 +176,21 @@ pub fn describe(id: u32, files: &HashMap<u32, &proto::FileEntry>) -> FileDescrip
             ..bare("inotify")
         },
         FdType::Memfd => FileDescription {
+            // As /proc/<pid>/fd shows a memfd, without " (deleted)".
+            path: file
+                .memfd
+                .as_ref()
+                .and_then(|memfd| names.memfd_inodes.get(&u64::from(memfd.inode_id)))
+                .map(|inode| format!("/memfd:{}", inode.name)),
             flags: file.memfd.as_ref().map(|memfd| memfd.flags),
             position: file.memfd.as_ref().map(|memfd| memfd.pos),
             ..bare("memfd")
         },
-        FdType::Tty => FileDescription { flags: file.tty.as_ref().map(|tty| tty.flags), ..bare("tty") },
+        FdType::Tty => FileDescription {
+            path: file.tty.as_ref().and_then(|tty| names.ttys.get(&tty.tty_info_id)).map(|info| tty_device(info)),
+            flags: file.tty.as_ref().map(|tty| tty.flags),
+            ..bare("tty")
+        },
         FdType::Fanotify => bare("fanotify"),
         FdType::Ns => bare("ns"),
         FdType::Tunf => bare("tun"),
@@ -223,6 +252,25 @@ fn unix_socket(usk: &proto::UnixSkEntry) -> Socket {
         listening: usk.state == TCP_LISTEN,
         receive_queue_bytes: None,
         send_queue_bytes: None,
+    }
+}
+
+/// Names a terminal's device file from its device number, as the kernel
+/// numbers terminals in Documentation/admin-guide/devices.txt.
+fn tty_device(info: &proto::TtyInfoEntry) -> String {
+    // The kernel's new_encode_dev(): the minor's low byte, the major,
+    // then the minor's high bits.
+    let major = (info.rdev >> 8) & 0xfff;
+    let minor = (info.rdev & 0xff) | ((info.rdev >> 12) & 0xfff00);
+    match (major, minor) {
+        // Majors 136 to 143 number the Unix98 pty slaves in blocks of 256.
+        (136..=143, _) => format!("/dev/pts/{}", info.pty.map(|pty| pty.index).unwrap_or((major - 136) * 256 + minor)),
+        (5, 0) => "/dev/tty".to_string(),
+        (5, 1) => "/dev/console".to_string(),
+        (5, 2) => format!("/dev/ptmx (pts {})", info.pty.map(|pty| pty.index.to_string()).unwrap_or_else(|| "?".to_string())),
+        (4, 0..=63) => format!("/dev/tty{minor}"),
+        (4, _) => format!("/dev/ttyS{}", minor - 64),
+        _ => format!("tty {major}:{minor}"),
     }
 }
 
@@ -302,6 +350,26 @@ mod tests {
 
     #[test]
     fn unknown_id_is_described_as_unknown() {
-        assert_eq!(describe(7, &HashMap::new()).kind, "unknown");
+        assert_eq!(describe(7, &HashMap::new(), &NameTables::default()).kind, "unknown");
+    }
+
+    #[test]
+    fn tty_device_names_pts_and_console() {
+        let pts = proto::TtyInfoEntry { rdev: 136 << 8, pty: Some(proto::TtyPtyEntry { index: 0 }), ..Default::default() };
+        assert_eq!(tty_device(&pts), "/dev/pts/0");
+        let console = proto::TtyInfoEntry { rdev: (5 << 8) | 1, ..Default::default() };
+        assert_eq!(tty_device(&console), "/dev/console");
+        let serial = proto::TtyInfoEntry { rdev: (4 << 8) | 65, ..Default::default() };
+        assert_eq!(tty_device(&serial), "/dev/ttyS1");
+    }
+
+    #[test]
+    fn memfd_is_named_by_inode() {
+        let inodes = [proto::MemfdInodeEntry { name: "buffer".into(), inode_id: 4, ..Default::default() }];
+        let names = NameTables::new(&inodes, &[]);
+        let memfd = proto::MemfdFileEntry { id: 9, inode_id: 4, ..Default::default() };
+        let file = proto::FileEntry { r#type: FdType::Memfd as i32, id: 9, memfd: Some(memfd), ..Default::default() };
+        let files = index_files(std::slice::from_ref(&file));
+        assert_eq!(describe(9, &files, &names).path.as_deref(), Some("/memfd:buffer"));
     }
 }

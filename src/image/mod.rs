@@ -61,6 +61,8 @@ pub mod magic {
     pub const SECCOMP: u32 = 0x6441_3049;
     pub const TIMENS: u32 = 0x4311_4433;
     pub const NETDEV: u32 = 0x5737_3951;
+    pub const MEMFD_INODE: u32 = 0x4845_3499;
+    pub const TTY_INFO: u32 = 0x5945_3036;
 }
 
 pub const IMG_COMMON_MAGIC: u32 = magic::IMG_COMMON;
