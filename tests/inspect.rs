@@ -474,7 +474,7 @@ fn file_lock_is_shown() {
     let folder = tempfile::tempdir().unwrap();
     let Some(lock_holder) = build_static_program(folder.path(), "lock-holder", LOCK_HOLDER_SOURCE) else { return };
     let mut containers = Containers::new();
-    let name = containers.track(&unique_name("inspect-lock"));
+    let name = containers.track(&unique_name("insp2-lock"));
     let _ = docker(&["rm", "-f", &name]);
     docker_ok(&["create", "--name", &name, test_image(), "sh", "-c", "mkdir -p /tmp; exec lock-holder /tmp/lockfile"]);
     docker_ok(&["cp", lock_holder.to_str().unwrap(), &format!("{name}:/bin/lock-holder")]);
@@ -505,7 +505,7 @@ fn working_folder_is_shown() {
         return;
     }
     let mut containers = Containers::new();
-    let name = containers.run(&unique_name("inspect-cwd"), &[], "mkdir -p /tmp && cd /tmp && exec sleep 1000");
+    let name = containers.run(&unique_name("insp2-cwd"), &[], "mkdir -p /tmp && cd /tmp && exec sleep 1000");
     assert!(wait_for(std::time::Duration::from_secs(10), || docker(&["top", &name]).stdout.windows(5).any(|window| window == b"sleep")));
     let folder = tempfile::tempdir().unwrap();
     let path = checkpoint_of(&name, folder.path());
@@ -572,7 +572,7 @@ fn memfd_and_tty_are_named() {
     let folder = tempfile::tempdir().unwrap();
     let Some(memfd_holder) = build_static_program(folder.path(), "memfd-holder", MEMFD_HOLDER_SOURCE) else { return };
     let mut containers = Containers::new();
-    let name = containers.track(&unique_name("inspect-tty"));
+    let name = containers.track(&unique_name("insp2-tty"));
     let _ = docker(&["rm", "-f", &name]);
     docker_ok(&["create", "-t", "--name", &name, test_image(), "sh", "-c", "memfd-holder & exec sleep 1000"]);
     docker_ok(&["cp", memfd_holder.to_str().unwrap(), &format!("{name}:/bin/memfd-holder")]);
@@ -583,12 +583,12 @@ fn memfd_and_tty_are_named() {
     // (CRIU finds no master for the pty, which runc hands CRIU as an
     // external tty), so this checkpoint is taken by the engine.
     let id = docker_ok(&["inspect", "-f", "{{.Id}}", &name]);
-    let created = docker(&["checkpoint", "create", "--leave-running", &name, "dcr-test-inspect-tty"]);
+    let created = docker(&["checkpoint", "create", "--leave-running", &name, "dcr-test-insp2-tty"]);
     assert!(created.status.success(), "docker checkpoint create failed: {}", stderr_of(&created));
-    let source = PathBuf::from(format!("/var/lib/docker/containers/{id}/checkpoints/dcr-test-inspect-tty"));
+    let source = PathBuf::from(format!("/var/lib/docker/containers/{id}/checkpoints/dcr-test-insp2-tty"));
     let copy = tempfile::tempdir().unwrap();
     docker_cr::checkpoint::copy_files(&source, copy.path()).unwrap();
-    let _ = docker(&["checkpoint", "rm", &name, "dcr-test-inspect-tty"]);
+    let _ = docker(&["checkpoint", "rm", &name, "dcr-test-insp2-tty"]);
 
     let reports = inspect_json(&["--files", copy.path().to_str().unwrap()]);
     let files: Vec<&serde_json::Value> =
@@ -599,4 +599,43 @@ fn memfd_and_tty_are_named() {
     let init_stdin = &reports[0]["processes"][0]["files"][0];
     assert_eq!(init_stdin["kind"], "tty");
     assert!(init_stdin["path"].as_str().unwrap().starts_with("/dev/pts/"), "{init_stdin}");
+}
+
+#[test]
+fn packet_and_netlink_sockets_show_details() {
+    if !host_ready() {
+        return;
+    }
+    let mut containers = Containers::new();
+    // udhcpc listens on a packet socket and uevent on a netlink socket.
+    // Without a network, udhcpc's requests stay on the loopback device.
+    let script = "uevent true & udhcpc -f -i lo -t 100000 -T 60 -s /bin/true & exec sleep 1000";
+    let name = containers.run(&unique_name("insp2-netlink"), &["--network", "none"], script);
+    let both_open = || {
+        let packet = docker(&["exec", &name, "cat", "/proc/net/packet"]);
+        let netlink = docker(&["exec", &name, "cat", "/proc/net/netlink"]);
+        String::from_utf8_lossy(&packet.stdout).lines().count() > 1
+            && String::from_utf8_lossy(&netlink.stdout).lines().any(|line| line.split_whitespace().nth(1) == Some("15"))
+    };
+    assert!(wait_for(std::time::Duration::from_secs(10), both_open), "the packet and netlink sockets never opened");
+    let folder = tempfile::tempdir().unwrap();
+    let path = checkpoint_of(&name, folder.path());
+
+    let reports = inspect_json(&["--sockets", &path]);
+    let sockets: Vec<&serde_json::Value> = reports[0]["processes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|process| process["files"].as_array().into_iter().flatten())
+        .filter_map(|file| file.get("socket").filter(|socket| !socket.is_null()))
+        .collect();
+    let packet = sockets.iter().find(|socket| socket["protocol"] == "packet").unwrap_or_else(|| panic!("no packet socket: {sockets:?}"));
+    assert_eq!(packet["packet"]["ethertype"], 0x0800);
+    assert_eq!(packet["packet"]["ifindex"], 1);
+    assert_eq!(packet["packet"]["tpacket_version"], 1);
+    assert_eq!(packet["local"], "ifindex 1 ip");
+    let netlink = sockets.iter().find(|socket| socket["protocol"] == "netlink").unwrap_or_else(|| panic!("no netlink socket: {sockets:?}"));
+    assert_eq!(netlink["netlink"]["family"], "kobject_uevent");
+    assert_eq!(netlink["netlink"]["groups"], serde_json::json!([1]));
+    assert!(netlink["netlink"]["portid"].as_u64().unwrap() > 0);
 }
