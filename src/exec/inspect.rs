@@ -651,30 +651,27 @@ fn folder_name(images: &ImageDir, files: &HashMap<u32, &proto::FileEntry>, id: u
     Ok(file.reg.as_ref().map(|reg| reg.name.clone()))
 }
 
-/// Reads filelocks.img and names each locked file by the descriptor of
-/// the process that holds the lock.
+/// Reads filelocks.img for the locks of the shown processes, naming
+/// each locked file by the holder's descriptor.
 fn read_file_locks(images: &ImageDir, processes: &[Process]) -> Result<Vec<FileLock>, InspectError> {
-    let locks = images.file_locks()?;
-    Ok(locks
-        .iter()
-        .map(|lock| {
-            let path = processes
-                .iter()
-                .find(|process| i64::from(process.pid) == i64::from(lock.pid))
-                .and_then(|process| process.files.as_ref())
-                .and_then(|files| files.iter().find(|file| i64::from(file.fd) == i64::from(lock.fd)))
-                .and_then(|file| file.description.path.clone());
-            FileLock {
-                pid: lock.pid,
-                fd: lock.fd,
-                kind: lock_kind(lock.flag),
-                lock_type: lock_type(lock.r#type),
-                start: lock.start,
-                length: lock.len,
-                path,
-            }
-        })
-        .collect())
+    let mut locks = Vec::new();
+    for lock in images.file_locks()? {
+        // CRIU stores pids and descriptors signed; a negative one matches
+        // no process.
+        let (Ok(pid), Ok(fd)) = (u32::try_from(lock.pid), u32::try_from(lock.fd)) else { continue };
+        let Some(holder) = processes.iter().find(|process| process.pid == pid) else { continue };
+        let path = holder.files.iter().flatten().find(|file| file.fd == fd).and_then(|file| file.description.path.clone());
+        locks.push(FileLock {
+            pid: lock.pid,
+            fd: lock.fd,
+            kind: lock_kind(lock.flag),
+            lock_type: lock_type(lock.r#type),
+            start: lock.start,
+            length: lock.len,
+            path,
+        });
+    }
+    Ok(locks)
 }
 
 fn cgroups_of(entry: proto::CgroupEntry) -> Cgroups {
