@@ -10,6 +10,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "proto/criu/memory.proto",
         "proto/criu/files.proto",
         "proto/criu/mnt.proto",
+        "proto/criu/cgroup.proto",
+        "proto/criu/file_lock.proto",
+        "proto/criu/ns.proto",
     ];
     for proto in protos {
         println!("cargo:rerun-if-changed={proto}");

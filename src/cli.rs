@@ -58,7 +58,8 @@ pub enum Command {
     #[command(after_help = "PATH is a docker-cr checkpoint folder, a Podman or CRI-O checkpoint folder, or a \
         folder CRIU dumped into (such as `docker checkpoint create` writes), or a checkpoint archive \
         (.tar, .tar.gz, .tar.zst) as Podman, CRI-O and the kubelet write them.\n\n\
-        In JSON, command lines, environments, files, memory and mounts are null unless their view is requested.\n\nExamples:\n  \
+        In JSON, command lines, environments, files, working folders, file locks, memory and mounts are null unless \
+        their view is requested.\n\nExamples:\n  \
         docker-cr inspect /tmp/docker-checkpoints/web/before-upgrade\n  \
         docker-cr inspect --ps-tree-cmd --pid 1 ./web/before-upgrade\n  \
         docker-cr inspect --sockets --files ./web/before-upgrade ./db/nightly\n  \
@@ -265,7 +266,8 @@ pub struct InspectArgs {
     #[arg(long, value_name = "PID")]
     pub pid: Option<u32>,
 
-    /// Show the open files of each process: fd, kind, path, flags, position.
+    /// Show the open files of each process: fd, kind, path, flags, position
+    /// and file lock, with its working and root folders.
     #[arg(long)]
     pub files: bool,
 
@@ -276,6 +278,10 @@ pub struct InspectArgs {
     /// Show the mount points of the container's mount namespace.
     #[arg(long)]
     pub mounts: bool,
+
+    /// Show the control groups of each process: controller and path.
+    #[arg(long)]
+    pub cgroups: bool,
 
     /// Show the container's configured environment.
     #[arg(long)]

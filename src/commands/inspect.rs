@@ -17,6 +17,7 @@ struct Views {
     files: bool,
     sockets: bool,
     mounts: bool,
+    cgroups: bool,
     env: bool,
     stats: bool,
     memory: bool,
@@ -31,6 +32,7 @@ pub fn run(args: InspectArgs) -> miette::Result<ExitCode> {
         files: all || args.files,
         sockets: all || args.sockets,
         mounts: all || args.mounts,
+        cgroups: all || args.cgroups,
         env: all || args.env,
         stats: all || args.stats,
         memory: all || args.memory,
@@ -80,6 +82,9 @@ fn render_text(report: &InspectReport, views: &Views, width: Option<usize>) -> S
     if views.mounts {
         let _ = write!(out, "\nMounts\n{}", mounts_table(report, width));
     }
+    if views.cgroups {
+        let _ = write!(out, "\nControl groups\n{}", cgroups_table(report, width));
+    }
     if views.env {
         out.push_str("\nEnvironment\n");
         match &report.environment {
@@ -126,6 +131,9 @@ fn overview(report: &InspectReport, width: Option<usize>) -> String {
             )),
             leaf(format!("hostname:      {}", report.hostname.clone().unwrap_or_else(unknown))),
             leaf(format!("processes:     {}", report.process_count)),
+            leaf(format!("cgroup:        {}", init_cgroup(report))),
+            leaf(format!("seccomp:       {}", seccomp_summary(report))),
+            leaf(format!("network:       {}", network_summary(report))),
             leaf(format!(
                 "size:          {} total, {} memory pages, rootfs diff {rootfs}",
                 human_size(sizes.total_bytes),
@@ -134,6 +142,40 @@ fn overview(report: &InspectReport, width: Option<usize>) -> String {
         ],
     };
     tree(&[node], width)
+}
+
+/// Names the init process's control group: its one path when every
+/// controller agrees, as under Docker, or a pointer to `--cgroups`.
+fn init_cgroup(report: &InspectReport) -> String {
+    let Some(cgroups) = &report.cgroups else {
+        return "not in the dump".to_string();
+    };
+    let init_set = report.processes.first().and_then(|process| process.cgroup_set);
+    let Some(set) = cgroups.sets.iter().find(|set| Some(set.id) == init_set) else {
+        return "unknown".to_string();
+    };
+    let mut paths: Vec<&str> = set.members.iter().map(|member| member.path.as_str()).collect();
+    paths.sort_unstable();
+    paths.dedup();
+    match paths.as_slice() {
+        [path] => (*path).to_string(),
+        _ => format!("{} paths (see --cgroups)", paths.len()),
+    }
+}
+
+fn seccomp_summary(report: &InspectReport) -> String {
+    let filtered = report.processes.iter().filter(|process| process.seccomp_mode == Some("filter")).count();
+    format!("filter mode in {filtered} of {} processes", report.processes.len())
+}
+
+fn network_summary(report: &InspectReport) -> String {
+    match &report.network_devices {
+        None => "namespace not in the dump (the engine keeps it)".to_string(),
+        Some(devices) => {
+            let names: Vec<&str> = devices.iter().map(|device| device.name.as_str()).collect();
+            format!("devices {}", names.join(", "))
+        }
+    }
 }
 
 fn process_label(process: &Process, views: &Views) -> String {
@@ -177,6 +219,13 @@ fn build_node(process: &Process, children: &HashMap<u32, Vec<&Process>>, views: 
 fn files_table(report: &InspectReport, width: Option<usize>) -> String {
     let mut rows = Vec::new();
     for process in &report.processes {
+        // The working and root folders come first, named as lsof names them.
+        for (name, folder) in [("cwd", &process.cwd), ("root", &process.root)] {
+            if let Some(folder) = folder {
+                let empty = String::new;
+                rows.push(vec![process.pid.to_string(), name.to_string(), "dir".to_string(), empty(), empty(), empty(), folder.clone()]);
+            }
+        }
         for file in process.files.iter().flatten() {
             let description = &file.description;
             let path = match (&description.path, &description.socket) {
@@ -190,11 +239,43 @@ fn files_table(report: &InspectReport, width: Option<usize>) -> String {
                 description.kind.to_string(),
                 description.flags.map(open_flags).unwrap_or_default(),
                 description.position.map(|position| position.to_string()).unwrap_or_default(),
+                lock_of(report, process.pid, file.fd),
                 path,
             ]);
         }
     }
-    table(&["PID", "FD", "KIND", "FLAGS", "POS", "PATH"], &rows, width, 2)
+    table(&["PID", "FD", "KIND", "FLAGS", "POS", "LOCK", "PATH"], &rows, width, 2)
+}
+
+/// Names the locks that a process holds through a descriptor: "flock
+/// write", or "posix read 0+100" for a byte range.
+fn lock_of(report: &InspectReport, pid: u32, fd: u32) -> String {
+    let held = report.file_locks.iter().flatten().filter(|lock| i64::from(lock.pid) == i64::from(pid) && i64::from(lock.fd) == i64::from(fd));
+    let names: Vec<String> = held
+        .map(|lock| match (lock.start, lock.length) {
+            (0, 0) => format!("{} {}", lock.kind, lock.lock_type),
+            (start, 0) => format!("{} {} {start}+", lock.kind, lock.lock_type),
+            (start, length) => format!("{} {} {start}+{length}", lock.kind, lock.lock_type),
+        })
+        .collect();
+    names.join(",")
+}
+
+fn cgroups_table(report: &InspectReport, width: Option<usize>) -> String {
+    let Some(cgroups) = &report.cgroups else {
+        return "  (not in the dump: no cgroup.img)\n".to_string();
+    };
+    let mut rows = Vec::new();
+    for set in &cgroups.sets {
+        let pids: Vec<String> =
+            report.processes.iter().filter(|process| process.cgroup_set == Some(set.id)).map(|process| process.pid.to_string()).collect();
+        for member in &set.members {
+            // cgroup v2 has one unnamed hierarchy.
+            let controller = if member.controller.is_empty() { "(v2)" } else { member.controller.as_str() };
+            rows.push(vec![set.id.to_string(), pids.join(","), controller.to_string(), member.path.clone()]);
+        }
+    }
+    table(&["SET", "PIDS", "CONTROLLER", "PATH"], &rows, width, 2)
 }
 
 /// Names the access mode and the common O_* flags of a file description.
@@ -260,6 +341,18 @@ fn mounts_table(report: &InspectReport, width: Option<usize>) -> String {
 }
 
 fn stats_block(report: &InspectReport) -> String {
+    let mut out = dump_statistics(report);
+    if let Some(clocks) = report.clocks {
+        let _ = writeln!(
+            out,
+            "  clocks at dump:  monotonic {}.{:09} s, boottime {}.{:09} s",
+            clocks.monotonic.seconds, clocks.monotonic.nanoseconds, clocks.boottime.seconds, clocks.boottime.nanoseconds
+        );
+    }
+    out
+}
+
+fn dump_statistics(report: &InspectReport) -> String {
     let Some(stats) = report.stats else {
         return "\nDump statistics\n  (not recorded: no stats-dump)\n".to_string();
     };

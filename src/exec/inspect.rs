@@ -16,9 +16,10 @@ use serde::Serialize;
 use thiserror::Error;
 
 use crate::checkpoint::{self, CheckpointError, Manifest};
-use crate::image::files::{describe, index_files, FileDescription, Socket};
-use crate::image::memory::{split_nul_strings, Pagemap};
+use crate::image::files::{describe, index_files, FileDescription, NameTables, Socket};
 use crate::image::archive::{Archive, Compression};
+use crate::image::memory::{split_nul_strings, Pagemap};
+use crate::image::state::{cgroup_dirs, lock_kind, lock_type, seccomp_filter_count, seccomp_mode};
 use crate::image::{proto, ImageDir, ImageError};
 
 /// The schema version of [`InspectReport`] in JSON; it changes only when a
@@ -105,6 +106,15 @@ pub struct InspectReport {
     pub environment: Option<Vec<String>>,
     pub mounts: Option<Vec<Mount>>,
     pub stats: Option<Stats>,
+    /// The file locks the processes held, read with the open files.
+    pub file_locks: Option<Vec<FileLock>>,
+    /// The control groups of the processes, from cgroup.img.
+    pub cgroups: Option<Cgroups>,
+    /// The clocks CRIU read at dump time, from timens-<id>.img.
+    pub clocks: Option<Clocks>,
+    /// The devices of the container's network namespace, or `null` when
+    /// the namespace was not dumped, as with Docker.
+    pub network_devices: Option<Vec<NetworkDevice>>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -141,6 +151,87 @@ pub struct Process {
     pub environment: Option<Vec<String>>,
     pub files: Option<Vec<OpenFile>>,
     pub memory: Option<Memory>,
+    /// The working folder, read with the open files.
+    pub cwd: Option<String>,
+    /// The root folder (as chroot set it), read with the open files.
+    pub root: Option<String>,
+    /// The id of the process's set in `cgroups.sets`.
+    pub cgroup_set: Option<u32>,
+    /// disabled, strict or filter, from the main thread's state.
+    pub seccomp_mode: Option<&'static str>,
+    /// The seccomp filters the main thread runs under.
+    pub seccomp_filters: Option<usize>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct FileLock {
+    pub pid: i32,
+    pub fd: i32,
+    /// posix, flock or ofd.
+    pub kind: &'static str,
+    /// read, write or mandatory.
+    #[serde(rename = "type")]
+    pub lock_type: &'static str,
+    pub start: i64,
+    /// The locked bytes, where 0 locks to the end of the file.
+    pub length: i64,
+    /// The locked file's path, from the process's descriptor.
+    pub path: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Cgroups {
+    pub sets: Vec<CgroupSet>,
+    pub controllers: Vec<CgroupController>,
+}
+
+/// A combination of control groups that one or more processes are in.
+#[derive(Debug, Clone, Serialize)]
+pub struct CgroupSet {
+    pub id: u32,
+    pub members: Vec<CgroupMember>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct CgroupMember {
+    /// The hierarchy's controllers, such as "cpu" or "name=systemd";
+    /// empty for the cgroup v2 hierarchy.
+    pub controller: String,
+    pub path: String,
+}
+
+/// A hierarchy and the folders of it that CRIU dumped.
+#[derive(Debug, Clone, Serialize)]
+pub struct CgroupController {
+    pub names: Vec<String>,
+    pub dirs: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct Clocks {
+    /// CRIU's id of the time namespace, where 0 is the host's.
+    pub time_namespace_id: u32,
+    pub monotonic: Timespec,
+    pub boottime: Timespec,
+}
+
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct Timespec {
+    pub seconds: u64,
+    pub nanoseconds: u64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct NetworkDevice {
+    pub name: String,
+    pub ifindex: u32,
+    /// loopback, veth, tun, extlink, venet or bridge.
+    pub kind: &'static str,
+    pub mtu: u32,
+    /// The IFF_* flags.
+    pub flags: u32,
+    /// The hardware address, as colon-separated hex bytes.
+    pub address: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -320,10 +411,21 @@ pub fn inspect(path: &Path, options: &InspectOptions) -> Result<InspectReport, I
     let files = if options.files || options.memory { images.files()? } else { Vec::new() };
     let file_index = index_files(&files);
     let unix_queues = if options.files { images.socket_queues()? } else { HashMap::new() };
+    let (memfd_inodes, ttys) = if options.files { (images.memfd_inodes()?, images.tty_infos()?) } else { (Vec::new(), Vec::new()) };
+    let names = NameTables::new(&memfd_inodes, &ttys);
+    let seccomp = images.seccomp()?;
+    let context = ProcessContext {
+        files: &file_index,
+        names: &names,
+        unix_queues: &unix_queues,
+        seccomp: seccomp.as_ref(),
+        root_cg_set: inventory.root_cg_set,
+    };
     let mut processes = Vec::with_capacity(selected.len());
     for entry in selected {
-        processes.push(read_process(&images, entry, options, &file_index, &unix_queues)?);
+        processes.push(read_process(&images, entry, options, &context)?);
     }
+    let file_locks = if options.files { Some(read_file_locks(&images, &processes)?) } else { None };
 
     // The container's namespaces are those of its init task; the
     // inventory's root_ids are of the namespaces CRIU itself ran in.
@@ -334,6 +436,16 @@ pub fn inspect(path: &Path, options: &InspectOptions) -> Result<InspectReport, I
         None => None,
     };
     let mounts = if options.mounts { read_mounts(&images, root_ids.and_then(|ids| ids.mnt_ns_id))? } else { None };
+    let cgroups = images.cgroup()?.map(cgroups_of);
+    let clocks = images.timens(root_ids.and_then(|ids| ids.time_ns_id))?.map(|(id, entry)| Clocks {
+        time_namespace_id: id,
+        monotonic: timespec(entry.monotonic),
+        boottime: timespec(entry.boottime),
+    });
+    let network_devices = match root_ids.and_then(|ids| ids.net_ns_id) {
+        Some(id) => images.netdev(id)?.map(|devices| devices.iter().map(network_device).collect()),
+        None => None,
+    };
     let top_stats = located.read_top(checkpoint::STATS_DUMP);
     let stats = images.dump_stats(top_stats.as_deref())?.map(|dump| Stats {
         freezing_time_us: dump.freezing_time,
@@ -371,6 +483,10 @@ pub fn inspect(path: &Path, options: &InspectOptions) -> Result<InspectReport, I
         environment: configured_environment(manifest.as_ref(), config.as_ref()),
         mounts,
         stats,
+        file_locks,
+        cgroups,
+        clocks,
+        network_devices,
     })
 }
 
@@ -445,14 +561,28 @@ fn select_subtree(pstree: &[proto::PstreeEntry], pid: Option<u32>) -> Option<Vec
     Some(pstree.iter().filter(|entry| included.contains(&entry.pid)).collect())
 }
 
-fn read_process(
-    images: &ImageDir,
-    entry: &proto::PstreeEntry,
-    options: &InspectOptions,
-    files: &HashMap<u32, &proto::FileEntry>,
-    unix_queues: &HashMap<u32, u64>,
-) -> Result<Process, InspectError> {
+/// The dump-wide images that the reading of every process shares.
+struct ProcessContext<'a> {
+    files: &'a HashMap<u32, &'a proto::FileEntry>,
+    names: &'a NameTables<'a>,
+    unix_queues: &'a HashMap<u32, u64>,
+    seccomp: Option<&'a proto::SeccompEntry>,
+    /// The set of a task whose core image names none.
+    root_cg_set: Option<u32>,
+}
+
+fn read_process(images: &ImageDir, entry: &proto::PstreeEntry, options: &InspectOptions, context: &ProcessContext) -> Result<Process, InspectError> {
+    let files = context.files;
     let core = images.core(entry.pid)?;
+    let thread = core.thread_core.as_ref();
+    let cgroup_set = thread.and_then(|thread| thread.cg_set).or(core.tc.as_ref().and_then(|tc| tc.cg_set)).or(context.root_cg_set);
+    let mode = thread.and_then(|thread| thread.seccomp_mode).unwrap_or(0);
+    let seccomp_filters = match (thread.and_then(|thread| thread.seccomp_filter), context.seccomp) {
+        (Some(last), Some(seccomp)) if mode == SECCOMP_MODE_FILTER => {
+            Some(seccomp_filter_count(&images.path().join("seccomp.img"), seccomp, last)?)
+        }
+        _ => Some(0),
+    };
     let mut process = Process {
         pid: entry.pid,
         ppid: entry.ppid,
@@ -464,9 +594,18 @@ fn read_process(
         environment: None,
         files: None,
         memory: None,
+        cwd: None,
+        root: None,
+        cgroup_set,
+        seccomp_mode: Some(seccomp_mode(mode)),
+        seccomp_filters,
     };
 
     if options.files {
+        if let Some(fs) = images.fs(entry.pid)? {
+            process.cwd = folder_name(images, files, fs.cwd_id)?;
+            process.root = folder_name(images, files, fs.root_id)?;
+        }
         let ids = images.ids(entry.pid, &core)?;
         if let Some(ids) = ids {
             let mut open = Vec::new();
@@ -474,9 +613,9 @@ fn read_process(
                 if !files.contains_key(&fdinfo.id) {
                     return Err(ImageError::FileNotFound { path: images.path().join("files.img"), id: fdinfo.id }.into());
                 }
-                let mut description = describe(fdinfo.id, files);
+                let mut description = describe(fdinfo.id, files, context.names);
                 if let Some(socket) = &mut description.socket {
-                    add_queues(images, socket, fdinfo.id, unix_queues)?;
+                    add_queues(images, socket, fdinfo.id, context.unix_queues)?;
                 }
                 open.push(OpenFile { fd: fdinfo.fd, cloexec: fdinfo.flags & 1 != 0, description });
             }
@@ -499,6 +638,75 @@ fn read_process(
         }
     }
     Ok(process)
+}
+
+/// The kernel's SECCOMP_MODE_FILTER.
+const SECCOMP_MODE_FILTER: u32 = 2;
+
+/// Resolves a folder that fs-<pid>.img names by its id in files.img.
+fn folder_name(images: &ImageDir, files: &HashMap<u32, &proto::FileEntry>, id: u32) -> Result<Option<String>, InspectError> {
+    let Some(file) = files.get(&id) else {
+        return Err(ImageError::FileNotFound { path: images.path().join("files.img"), id }.into());
+    };
+    Ok(file.reg.as_ref().map(|reg| reg.name.clone()))
+}
+
+/// Reads filelocks.img for the locks of the shown processes, naming
+/// each locked file by the holder's descriptor.
+fn read_file_locks(images: &ImageDir, processes: &[Process]) -> Result<Vec<FileLock>, InspectError> {
+    let mut locks = Vec::new();
+    for lock in images.file_locks()? {
+        // CRIU stores pids and descriptors signed; a negative one matches
+        // no process.
+        let (Ok(pid), Ok(fd)) = (u32::try_from(lock.pid), u32::try_from(lock.fd)) else { continue };
+        let Some(holder) = processes.iter().find(|process| process.pid == pid) else { continue };
+        let path = holder.files.iter().flatten().find(|file| file.fd == fd).and_then(|file| file.description.path.clone());
+        locks.push(FileLock {
+            pid: lock.pid,
+            fd: lock.fd,
+            kind: lock_kind(lock.flag),
+            lock_type: lock_type(lock.r#type),
+            start: lock.start,
+            length: lock.len,
+            path,
+        });
+    }
+    Ok(locks)
+}
+
+fn cgroups_of(entry: proto::CgroupEntry) -> Cgroups {
+    let sets = entry
+        .sets
+        .into_iter()
+        .map(|set| CgroupSet {
+            id: set.id,
+            members: set.ctls.into_iter().map(|member| CgroupMember { controller: member.name, path: member.path }).collect(),
+        })
+        .collect();
+    let controllers = entry
+        .controllers
+        .iter()
+        .map(|controller| CgroupController { names: controller.cnames.clone(), dirs: cgroup_dirs(controller) })
+        .collect();
+    Cgroups { sets, controllers }
+}
+
+fn timespec(value: proto::Timespec) -> Timespec {
+    Timespec { seconds: value.tv_sec, nanoseconds: value.tv_nsec }
+}
+
+fn network_device(device: &proto::NetDeviceEntry) -> NetworkDevice {
+    let kind = match proto::NdType::try_from(device.r#type) {
+        Ok(proto::NdType::Loopback) => "loopback",
+        Ok(proto::NdType::Veth) => "veth",
+        Ok(proto::NdType::Tun) => "tun",
+        Ok(proto::NdType::Extlink) => "extlink",
+        Ok(proto::NdType::Venet) => "venet",
+        Ok(proto::NdType::Bridge) => "bridge",
+        _ => "unknown",
+    };
+    let address = device.address.as_ref().map(|bytes| bytes.iter().map(|byte| format!("{byte:02x}")).collect::<Vec<_>>().join(":"));
+    NetworkDevice { name: device.name.clone(), ifindex: device.ifindex, kind, mtu: device.mtu, flags: device.flags, address }
 }
 
 /// Fills in the queued bytes CRIU dumped for a socket: tcp-stream images
@@ -666,6 +874,10 @@ mod tests {
             environment: None,
             mounts: None,
             stats: None,
+            file_locks: None,
+            cgroups: None,
+            clocks: None,
+            network_devices: None,
         };
         let json = serde_json::to_value(&report).unwrap();
         let mut keys: Vec<&str> = json.as_object().unwrap().keys().map(String::as_str).collect();
@@ -673,8 +885,9 @@ mod tests {
         // docs/inspect.md lists these fields; removing or renaming one
         // breaks scripts and needs a new schema version.
         let documented = [
-            "checkpointed_at", "container", "created", "criu_version", "engine", "environment", "hostname", "image_version",
-            "images_path", "layout", "mounts", "path", "process_count", "processes", "schema", "sizes", "stats",
+            "cgroups", "checkpointed_at", "clocks", "container", "created", "criu_version", "engine", "environment",
+            "file_locks", "hostname", "image_version", "images_path", "layout", "mounts", "network_devices", "path",
+            "process_count", "processes", "schema", "sizes", "stats",
         ];
         assert_eq!(keys, documented);
         assert_eq!(json["layout"], "criu");

@@ -152,6 +152,68 @@ impl ImageDir {
         self.read_optional(&format!("utsns-{uts_ns_id}.img"), magic::UTSNS)
     }
 
+    /// Reads the memfd inodes that memfd descriptions refer to.
+    pub fn memfd_inodes(&self) -> Result<Vec<proto::MemfdInodeEntry>, ImageError> {
+        if !self.exists("memfd.img") {
+            return Ok(Vec::new());
+        }
+        self.read_entries("memfd.img", magic::MEMFD_INODE)
+    }
+
+    /// Reads the terminals that tty descriptions refer to.
+    pub fn tty_infos(&self) -> Result<Vec<proto::TtyInfoEntry>, ImageError> {
+        if !self.exists("tty-info.img") {
+            return Ok(Vec::new());
+        }
+        self.read_entries("tty-info.img", magic::TTY_INFO)
+    }
+
+    /// Reads the file locks that the dumped tasks held. The list is empty
+    /// when CRIU found none or dumped without file locks allowed.
+    pub fn file_locks(&self) -> Result<Vec<proto::FileLockEntry>, ImageError> {
+        // CRIU's image name is filelocks.img, though its .proto file is
+        // file-lock.proto.
+        if !self.exists("filelocks.img") {
+            return Ok(Vec::new());
+        }
+        self.read_entries("filelocks.img", magic::FILE_LOCKS)
+    }
+
+    /// Reads the control groups of the dumped tasks, or `None` when CRIU
+    /// did not dump them.
+    pub fn cgroup(&self) -> Result<Option<proto::CgroupEntry>, ImageError> {
+        self.read_optional("cgroup.img", magic::CGROUP)
+    }
+
+    /// Reads every seccomp filter of the dump, or `None` when no task had
+    /// one.
+    pub fn seccomp(&self) -> Result<Option<proto::SeccompEntry>, ImageError> {
+        self.read_optional("seccomp.img", magic::SECCOMP)
+    }
+
+    /// Reads the clocks of a time namespace. CRIU writes timens-0.img for
+    /// tasks in the host's time namespace, so that is read when the
+    /// namespace's own image is absent.
+    pub fn timens(&self, time_ns_id: Option<u32>) -> Result<Option<(u32, proto::TimensEntry)>, ImageError> {
+        for id in time_ns_id.into_iter().chain([0]) {
+            if let Some(entry) = self.read_optional(&format!("timens-{id}.img"), magic::TIMENS)? {
+                return Ok(Some((id, entry)));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Reads the devices of a network namespace, or `None` when the
+    /// namespace was not dumped. Docker hands CRIU the container's network
+    /// namespace as external, so its checkpoints have no netdev image.
+    pub fn netdev(&self, net_ns_id: u32) -> Result<Option<Vec<proto::NetDeviceEntry>>, ImageError> {
+        let name = format!("netdev-{net_ns_id}.img");
+        if !self.exists(&name) {
+            return Ok(None);
+        }
+        self.read_entries(&name, magic::NETDEV).map(Some)
+    }
+
     /// Reads the queue lengths of an established TCP socket from
     /// tcp-stream-<inode in hex>.img; `None` for a socket without one.
     pub fn tcp_stream(&self, inode: u32) -> Result<Option<proto::TcpStreamEntry>, ImageError> {

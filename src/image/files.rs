@@ -24,7 +24,8 @@ pub struct FileDescription {
     /// CRIU's kind of file: reg, pipe, fifo, unix, inet, packet, netlink,
     /// eventfd, eventpoll, signalfd, timerfd, inotify, memfd, tty, ...
     pub kind: &'static str,
-    /// The path of a file or FIFO, or a name such as `pipe:[48376]`.
+    /// The path of a file, FIFO, memfd or terminal, or a name such as
+    /// `pipe:[48376]`.
     pub path: Option<String>,
     /// The O_* flags of the description, where CRIU records them.
     pub flags: Option<u32>,
@@ -57,6 +58,43 @@ pub struct Socket {
     pub receive_queue_bytes: Option<u64>,
     /// Bytes in the send queue of an established TCP socket.
     pub send_queue_bytes: Option<u64>,
+    /// The settings of a packet socket; `None` for other protocols.
+    pub packet: Option<PacketSocket>,
+    /// The addresses and groups of a netlink socket; `None` for other
+    /// protocols.
+    pub netlink: Option<NetlinkSocket>,
+}
+
+/// The capture settings of a packet socket.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PacketSocket {
+    /// The ethertype it receives, such as 0x0800 for IPv4 or 0x0003 for all.
+    pub ethertype: u16,
+    /// The interface it is bound to; 0 for every interface.
+    pub ifindex: u32,
+    /// The TPACKET version of its rings: 1, 2 or 3.
+    pub tpacket_version: u32,
+    /// Whether it receives PACKET_AUXDATA control messages.
+    pub aux_data: bool,
+    /// PACKET_FANOUT's group id and mode, when the socket is in a group.
+    pub fanout: Option<u32>,
+    /// The frames of its receive and transmit rings, when it has them.
+    pub rx_ring_frames: Option<u32>,
+    pub tx_ring_frames: Option<u32>,
+    pub multicast_memberships: usize,
+}
+
+/// A netlink socket's family and addresses.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NetlinkSocket {
+    /// The kernel's name of the netlink family, such as route or
+    /// kobject_uevent, or its number.
+    pub family: String,
+    pub portid: u32,
+    /// The multicast groups it joined, numbered from 1.
+    pub groups: Vec<u32>,
+    pub dst_portid: u32,
+    pub dst_group: u32,
 }
 
 /// Indexes files.img by the id that fdinfo entries refer to.
@@ -64,8 +102,26 @@ pub fn index_files(files: &[proto::FileEntry]) -> HashMap<u32, &proto::FileEntry
     files.iter().map(|file| (file.id, file)).collect()
 }
 
-/// Describes the file description `id`, looking FIFOs' names up in `files`.
-pub fn describe(id: u32, files: &HashMap<u32, &proto::FileEntry>) -> FileDescription {
+/// The images that name memfd and tty descriptions, indexed by the ids
+/// that files.img refers to them by.
+#[derive(Debug, Default)]
+pub struct NameTables<'a> {
+    pub memfd_inodes: HashMap<u64, &'a proto::MemfdInodeEntry>,
+    pub ttys: HashMap<u32, &'a proto::TtyInfoEntry>,
+}
+
+impl<'a> NameTables<'a> {
+    pub fn new(memfd_inodes: &'a [proto::MemfdInodeEntry], ttys: &'a [proto::TtyInfoEntry]) -> Self {
+        Self {
+            memfd_inodes: memfd_inodes.iter().map(|inode| (inode.inode_id, inode)).collect(),
+            ttys: ttys.iter().map(|tty| (tty.id, tty)).collect(),
+        }
+    }
+}
+
+/// Describes the file description `id`, looking FIFOs' names up in
+/// `files` and the names of memfds and terminals in `names`.
+pub fn describe(id: u32, files: &HashMap<u32, &proto::FileEntry>, names: &NameTables) -> FileDescription {
     let Some(file) = files.get(&id) else {
         return bare("unknown");
     };
@@ -105,36 +161,8 @@ pub fn describe(id: u32, files: &HashMap<u32, &proto::FileEntry>) -> FileDescrip
             socket: file.usk.as_ref().map(unix_socket),
             ..bare("unix")
         },
-        FdType::Packetsk => FileDescription {
-            socket: file.psk.as_ref().map(|psk| Socket {
-                protocol: "packet",
-                family: "packet",
-                socket_type: socket_type(psk.r#type),
-                inode: 0,
-                local: Some(format!("ifindex {} protocol {:#06x}", psk.ifindex, u16::from_be(psk.protocol as u16))),
-                remote: None,
-                state: "",
-                listening: false,
-                receive_queue_bytes: None,
-                send_queue_bytes: None,
-            }),
-            ..bare("packet")
-        },
-        FdType::Netlinksk => FileDescription {
-            socket: file.nlsk.as_ref().map(|nlsk| Socket {
-                protocol: "netlink",
-                family: "netlink",
-                socket_type: "raw",
-                inode: nlsk.ino,
-                local: Some(format!("protocol {} portid {}", nlsk.protocol, nlsk.portid)),
-                remote: (nlsk.dst_portid != 0).then(|| format!("portid {}", nlsk.dst_portid)),
-                state: tcp_state(nlsk.state),
-                listening: false,
-                receive_queue_bytes: None,
-                send_queue_bytes: None,
-            }),
-            ..bare("netlink")
-        },
+        FdType::Packetsk => FileDescription { socket: file.psk.as_ref().map(packet_socket), ..bare("packet") },
+        FdType::Netlinksk => FileDescription { socket: file.nlsk.as_ref().map(netlink_socket), ..bare("netlink") },
         FdType::Eventfd => FileDescription { flags: file.efd.as_ref().map(|efd| efd.flags), ..bare("eventfd") },
         FdType::Eventpoll => FileDescription {
             path: file.epfd.as_ref().map(|epfd| format!("{} watched fds", epfd.tfd.len())),
@@ -157,11 +185,21 @@ pub fn describe(id: u32, files: &HashMap<u32, &proto::FileEntry>) -> FileDescrip
             ..bare("inotify")
         },
         FdType::Memfd => FileDescription {
+            // As /proc/<pid>/fd shows a memfd, without " (deleted)".
+            path: file
+                .memfd
+                .as_ref()
+                .and_then(|memfd| names.memfd_inodes.get(&u64::from(memfd.inode_id)))
+                .map(|inode| format!("/memfd:{}", inode.name)),
             flags: file.memfd.as_ref().map(|memfd| memfd.flags),
             position: file.memfd.as_ref().map(|memfd| memfd.pos),
             ..bare("memfd")
         },
-        FdType::Tty => FileDescription { flags: file.tty.as_ref().map(|tty| tty.flags), ..bare("tty") },
+        FdType::Tty => FileDescription {
+            path: file.tty.as_ref().and_then(|tty| names.ttys.get(&tty.tty_info_id)).map(|info| tty_device(info)),
+            flags: file.tty.as_ref().map(|tty| tty.flags),
+            ..bare("tty")
+        },
         FdType::Fanotify => bare("fanotify"),
         FdType::Ns => bare("ns"),
         FdType::Tunf => bare("tun"),
@@ -172,6 +210,117 @@ pub fn describe(id: u32, files: &HashMap<u32, &proto::FileEntry>) -> FileDescrip
 
 fn bare(kind: &'static str) -> FileDescription {
     FileDescription { kind, path: None, flags: None, position: None, socket: None }
+}
+
+fn packet_socket(psk: &proto::PacketSockEntry) -> Socket {
+    // CRIU keeps the ethertype as the kernel does, in network byte order.
+    let ethertype = u16::from_be(psk.protocol as u16);
+    let packet = PacketSocket {
+        ethertype,
+        ifindex: psk.ifindex,
+        tpacket_version: psk.version + 1,
+        aux_data: psk.aux_data,
+        fanout: psk.fanout,
+        rx_ring_frames: psk.rx_ring.map(|ring| ring.frame_nr),
+        tx_ring_frames: psk.tx_ring.map(|ring| ring.frame_nr),
+        multicast_memberships: psk.mclist.len(),
+    };
+    let interface = if psk.ifindex == 0 { "any interface".to_string() } else { format!("ifindex {}", psk.ifindex) };
+    Socket {
+        protocol: "packet",
+        family: "packet",
+        socket_type: socket_type(psk.r#type),
+        inode: 0,
+        local: Some(format!("{interface} {}", ethertype_name(ethertype))),
+        remote: None,
+        state: "",
+        listening: false,
+        receive_queue_bytes: None,
+        send_queue_bytes: None,
+        packet: Some(packet),
+        netlink: None,
+    }
+}
+
+fn netlink_socket(nlsk: &proto::NetlinkSkEntry) -> Socket {
+    // The groups are a bitmap in 32-bit words: bit n is group n + 1.
+    let groups: Vec<u32> = nlsk
+        .groups
+        .iter()
+        .enumerate()
+        .flat_map(|(word_index, word)| (0..32).filter(move |bit| word & (1 << bit) != 0).map(move |bit| word_index as u32 * 32 + bit + 1))
+        .collect();
+    let netlink = NetlinkSocket {
+        family: netlink_family(nlsk.protocol),
+        portid: nlsk.portid,
+        groups,
+        dst_portid: nlsk.dst_portid,
+        dst_group: nlsk.dst_group,
+    };
+    let mut local = format!("{} portid {}", netlink.family, nlsk.portid);
+    if !netlink.groups.is_empty() {
+        let groups: Vec<String> = netlink.groups.iter().map(u32::to_string).collect();
+        local.push_str(&format!(" groups {}", groups.join(",")));
+    }
+    let remote = match (nlsk.dst_portid, nlsk.dst_group) {
+        (0, 0) => None,
+        (portid, 0) => Some(format!("portid {portid}")),
+        (portid, group) => Some(format!("portid {portid} group {group}")),
+    };
+    Socket {
+        protocol: "netlink",
+        family: "netlink",
+        socket_type: "raw",
+        inode: nlsk.ino,
+        local: Some(local),
+        remote,
+        state: tcp_state(nlsk.state),
+        listening: false,
+        receive_queue_bytes: None,
+        send_queue_bytes: None,
+        packet: None,
+        netlink: Some(netlink),
+    }
+}
+
+/// Names the common ethertypes of <linux/if_ether.h>.
+fn ethertype_name(ethertype: u16) -> String {
+    match ethertype {
+        0x0003 => "all".to_string(),
+        0x0800 => "ip".to_string(),
+        0x0806 => "arp".to_string(),
+        0x86dd => "ipv6".to_string(),
+        other => format!("ethertype {other:#06x}"),
+    }
+}
+
+/// Names the netlink families of <linux/netlink.h>.
+fn netlink_family(protocol: u32) -> String {
+    let name = match protocol {
+        0 => "route",
+        2 => "usersock",
+        3 => "firewall",
+        4 => "sock_diag",
+        5 => "nflog",
+        6 => "xfrm",
+        7 => "selinux",
+        8 => "iscsi",
+        9 => "audit",
+        10 => "fib_lookup",
+        11 => "connector",
+        12 => "netfilter",
+        13 => "ip6_fw",
+        14 => "dnrtmsg",
+        15 => "kobject_uevent",
+        16 => "generic",
+        18 => "scsitransport",
+        19 => "ecryptfs",
+        20 => "rdma",
+        21 => "crypto",
+        22 => "smc",
+        other => return format!("protocol {other}"),
+    };
+    name.to_string()
 }
 
 fn inet_socket(isk: &proto::InetSkEntry) -> Socket {
@@ -195,6 +344,8 @@ fn inet_socket(isk: &proto::InetSkEntry) -> Socket {
         listening: isk.state == TCP_LISTEN,
         receive_queue_bytes: None,
         send_queue_bytes: None,
+        packet: None,
+        netlink: None,
     }
 }
 
@@ -223,6 +374,27 @@ fn unix_socket(usk: &proto::UnixSkEntry) -> Socket {
         listening: usk.state == TCP_LISTEN,
         receive_queue_bytes: None,
         send_queue_bytes: None,
+        packet: None,
+        netlink: None,
+    }
+}
+
+/// Names a terminal's device file from its device number, as the kernel
+/// numbers terminals in Documentation/admin-guide/devices.txt.
+fn tty_device(info: &proto::TtyInfoEntry) -> String {
+    // The kernel's new_encode_dev(): the minor's low byte, the major,
+    // then the minor's high bits.
+    let major = (info.rdev >> 8) & 0xfff;
+    let minor = (info.rdev & 0xff) | ((info.rdev >> 12) & 0xfff00);
+    match (major, minor) {
+        // Majors 136 to 143 number the Unix98 pty slaves in blocks of 256.
+        (136..=143, _) => format!("/dev/pts/{}", info.pty.map(|pty| pty.index).unwrap_or((major - 136) * 256 + minor)),
+        (5, 0) => "/dev/tty".to_string(),
+        (5, 1) => "/dev/console".to_string(),
+        (5, 2) => format!("/dev/ptmx (pts {})", info.pty.map(|pty| pty.index.to_string()).unwrap_or_else(|| "?".to_string())),
+        (4, 0..=63) => format!("/dev/tty{minor}"),
+        (4, _) => format!("/dev/ttyS{}", minor - 64),
+        _ => format!("tty {major}:{minor}"),
     }
 }
 
@@ -302,6 +474,47 @@ mod tests {
 
     #[test]
     fn unknown_id_is_described_as_unknown() {
-        assert_eq!(describe(7, &HashMap::new()).kind, "unknown");
+        assert_eq!(describe(7, &HashMap::new(), &NameTables::default()).kind, "unknown");
+    }
+
+    #[test]
+    fn netlink_groups_are_numbered_from_one() {
+        let nlsk = proto::NetlinkSkEntry { protocol: 15, portid: 7, groups: vec![1, 1 << 2], ..Default::default() };
+        let socket = netlink_socket(&nlsk);
+        let netlink = socket.netlink.expect("netlink details");
+        assert_eq!(netlink.family, "kobject_uevent");
+        assert_eq!(netlink.groups, vec![1, 35]);
+        assert_eq!(socket.local.as_deref(), Some("kobject_uevent portid 7 groups 1,35"));
+    }
+
+    #[test]
+    fn packet_ethertype_reads_network_order() {
+        let psk = proto::PacketSockEntry { r#type: 2, protocol: u32::from(0x0800u16.to_be()), ifindex: 1, ..Default::default() };
+        let socket = packet_socket(&psk);
+        assert_eq!(socket.local.as_deref(), Some("ifindex 1 ip"));
+        let packet = socket.packet.expect("packet details");
+        assert_eq!(packet.ethertype, 0x0800);
+        assert_eq!(packet.tpacket_version, 1);
+        assert_eq!(packet.fanout, None);
+    }
+
+    #[test]
+    fn tty_device_names_pts_and_console() {
+        let pts = proto::TtyInfoEntry { rdev: 136 << 8, pty: Some(proto::TtyPtyEntry { index: 0 }), ..Default::default() };
+        assert_eq!(tty_device(&pts), "/dev/pts/0");
+        let console = proto::TtyInfoEntry { rdev: (5 << 8) | 1, ..Default::default() };
+        assert_eq!(tty_device(&console), "/dev/console");
+        let serial = proto::TtyInfoEntry { rdev: (4 << 8) | 65, ..Default::default() };
+        assert_eq!(tty_device(&serial), "/dev/ttyS1");
+    }
+
+    #[test]
+    fn memfd_is_named_by_inode() {
+        let inodes = [proto::MemfdInodeEntry { name: "buffer".into(), inode_id: 4, ..Default::default() }];
+        let names = NameTables::new(&inodes, &[]);
+        let memfd = proto::MemfdFileEntry { id: 9, inode_id: 4, ..Default::default() };
+        let file = proto::FileEntry { r#type: FdType::Memfd as i32, id: 9, memfd: Some(memfd), ..Default::default() };
+        let files = index_files(std::slice::from_ref(&file));
+        assert_eq!(describe(9, &files, &names).path.as_deref(), Some("/memfd:buffer"));
     }
 }

@@ -11,7 +11,8 @@
 //! `framing` splits files into entries, and `dir` opens a folder of images
 //! and reads each kind by CRIU's file names. `memory` reads a process's
 //! dumped pages through its pagemap, `files` describes open files and
-//! sockets, and `archive` reads the images inside Podman's and CRI-O's
+//! sockets, `state` names the file locks, control groups and seccomp
+//! filters of the dumped tasks, and `archive` reads the images inside Podman's and CRI-O's
 //! archives.
 
 pub mod archive;
@@ -19,6 +20,7 @@ pub mod dir;
 pub mod files;
 pub mod framing;
 pub mod memory;
+pub mod state;
 
 use std::path::{Path, PathBuf};
 
@@ -54,6 +56,13 @@ pub mod magic {
     pub const TCP_STREAM: u32 = 0x5146_5506;
     pub const SK_QUEUES: u32 = 0x5626_4026;
     pub const STATS: u32 = 0x5709_3306;
+    pub const FILE_LOCKS: u32 = 0x5432_3616;
+    pub const CGROUP: u32 = 0x5938_3330;
+    pub const SECCOMP: u32 = 0x6441_3049;
+    pub const TIMENS: u32 = 0x4311_4433;
+    pub const NETDEV: u32 = 0x5737_3951;
+    pub const MEMFD_INODE: u32 = 0x4845_3499;
+    pub const TTY_INFO: u32 = 0x5945_3036;
 }
 
 pub const IMG_COMMON_MAGIC: u32 = magic::IMG_COMMON;
@@ -119,6 +128,10 @@ pub enum ImageError {
         help("the archive's pages are larger than docker-cr keeps in memory; unpack {} and inspect the folder", archive.display())
     )]
     ArchiveMemberSkipped { path: PathBuf, archive: PathBuf },
+
+    #[error("{path} has no seccomp filter at index {index}; it has {count}")]
+    #[diagnostic(code(docker_cr::image::seccomp_filter_not_found), help("seccomp.img or a core image is corrupt; take a new checkpoint"))]
+    SeccompFilterNotFound { path: PathBuf, index: u32, count: usize },
 
     #[error("{pagemap} points at byte {offset} of {pages}, which has only {size} bytes")]
     #[diagnostic(code(docker_cr::image::pages_out_of_range), help("the pages image is truncated; take a new checkpoint"))]
