@@ -25,11 +25,11 @@ pub const DEFAULT_OUTPUT: &str = crate::checkpoint::DEFAULT_OUTPUT;
 pub struct Cli {
     /// The CRIU binary that checkpoint, restore, apply, check and version run
     /// (4.2 or newer on kernels from 6.16 on); inspect and list need none.
-    #[arg(long, global = true, env = crate::criu::CRIU_ENV, default_value = "criu", value_name = "PATH")]
+    #[arg(long, global = true, env = crate::criu::CRIU_ENV, default_value = "criu", value_name = "PATH", display_order = 900)]
     pub criu: PathBuf,
 
     /// Log more to stderr: -v for details, -vv for debugging.
-    #[arg(short = 'v', long = "verbose", global = true, action = ArgAction::Count)]
+    #[arg(short = 'v', long = "verbose", global = true, action = ArgAction::Count, display_order = 901)]
     pub verbose: u8,
 
     #[command(subcommand)]

@@ -1,5 +1,5 @@
-//! What a user reads, pinned: `--help` of the checkpoint and restore
-//! commands, and the diagnostics of common mistakes, compared as text with
+//! What a user reads, pinned: `--help` of the checkpoint, restore, inspect
+//! and list commands, and the diagnostics of common mistakes, compared as text with
 //! the files in tests/snapshots/. Set UPDATE_SNAPSHOTS=1 to rewrite them
 //! after an intended change, then review the diff.
 
@@ -40,6 +40,20 @@ fn restore_help_is_pinned() {
     let output = run_fixed_width(&["restore", "--help"]);
     assert!(output.status.success());
     assert_snapshot("restore-help.txt", &stdout_of(&output));
+}
+
+#[test]
+fn inspect_help_is_pinned() {
+    let output = run_fixed_width(&["inspect", "--help"]);
+    assert!(output.status.success());
+    assert_snapshot("inspect-help.txt", &stdout_of(&output));
+}
+
+#[test]
+fn list_help_is_pinned() {
+    let output = run_fixed_width(&["list", "--help"]);
+    assert!(output.status.success());
+    assert_snapshot("list-help.txt", &stdout_of(&output));
 }
 
 #[test]
