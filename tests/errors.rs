@@ -387,3 +387,18 @@ fn established_tcp_without_tcp_option_gets_hint() {
     assert!(message.contains("established TCP connection"), "the hint names the cause: {message}");
     assert!(message.contains("--tcp"), "the hint names the option: {message}");
 }
+
+#[test]
+fn container_with_terminal_is_refused() {
+    if !host_ready() {
+        return;
+    }
+    let mut containers = Containers::new();
+    let source = containers.run(&unique_name("tty"), &["-t"], COUNTER_SCRIPT);
+    let output = tempfile::tempdir().unwrap();
+    let result = run_docker_cr(&["checkpoint", &source, "--output", output.path().to_str().unwrap()]);
+    assert_fails_with(&result, "has a terminal (docker run -t)");
+    assert!(diagnostic_of(&result).contains("without -t"));
+    assert!(tree_listing(output.path()).is_empty(), "nothing is written");
+    assert!(is_running(&source));
+}

@@ -96,6 +96,13 @@ pub async fn checkpoint(
     let mut snapshot = ContainerSnapshot::from_inspect(&inspect);
     record_source_kinds(&mut snapshot);
     let pid = running_pid(&request.container, &inspect)?;
+    // NOTE: the terminal's master end lives in the engine's shim, outside the
+    // container, so CRIU stops with "Unable to find a master". Lifting this
+    // takes an external `tty[rdev:dev]` on dump and a new console handed to
+    // runc on restore.
+    if snapshot.tty {
+        return Err(ExecError::TerminalNotSupported { container: snapshot.name.clone() });
+    }
     let root = merged_dir(&request.container, &inspect)?;
     let spec = read_runtime_spec(&snapshot.id);
     let target = dump_target(pid, root, spec.as_ref())

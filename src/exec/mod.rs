@@ -74,6 +74,13 @@ pub enum ExecError {
     )]
     UnsupportedStorage { container: String, driver: String },
 
+    #[error("container {container} has a terminal (docker run -t), which docker-cr cannot checkpoint yet")]
+    #[diagnostic(
+        code(docker_cr::terminal_not_supported),
+        help("run the container without -t; its output still reaches `docker logs`")
+    )]
+    TerminalNotSupported { container: String },
+
     #[error("could not read {what} of container {container}")]
     #[diagnostic(code(docker_cr::container_state))]
     ContainerState {
