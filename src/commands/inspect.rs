@@ -319,6 +319,9 @@ fn sockets_table(report: &InspectReport, width: Option<usize>) -> String {
             ]);
         }
     }
+    if rows.is_empty() {
+        return "  (no sockets)\n".to_string();
+    }
     table(&["PID", "FD", "PROTO", "TYPE", "STATE", "ROLE", "RECV-Q", "SEND-Q", "LOCAL", "REMOTE"], &rows, width, 2)
 }
 
@@ -334,10 +337,13 @@ fn mounts_table(report: &InspectReport, width: Option<usize>) -> String {
                 mount.fstype.clone(),
                 if mount.external { "yes".into() } else { "no".into() },
                 mount.source.clone(),
+                mount.root.clone(),
             ]
         })
         .collect();
-    table(&["MOUNTPOINT", "TYPE", "EXTERNAL", "SOURCE"], &rows, width, 2)
+    // ROOT is the folder of the source that is mounted: for a bind mount,
+    // the host path, which SOURCE (the device) does not show.
+    table(&["MOUNTPOINT", "TYPE", "EXTERNAL", "SOURCE", "ROOT"], &rows, width, 2)
 }
 
 fn stats_block(report: &InspectReport) -> String {

@@ -58,9 +58,12 @@ fn human_size(bytes: u64) -> String {
     }
 }
 
-/// Formats a duration in milliseconds or seconds, whichever reads better.
+/// Formats a duration in microseconds, milliseconds or seconds, whichever
+/// reads better.
 fn human_duration(duration: Duration) -> String {
-    if duration < Duration::from_secs(1) {
+    if duration < Duration::from_millis(1) {
+        format!("{} µs", duration.as_micros())
+    } else if duration < Duration::from_secs(1) {
         format!("{} ms", duration.as_millis())
     } else {
         format!("{:.2} s", duration.as_secs_f64())
@@ -86,6 +89,7 @@ mod tests {
 
     #[test]
     fn durations_switch_to_seconds() {
+        assert_eq!(human_duration(Duration::from_micros(198)), "198 µs");
         assert_eq!(human_duration(Duration::from_millis(51)), "51 ms");
         assert_eq!(human_duration(Duration::from_millis(1700)), "1.70 s");
     }
