@@ -18,6 +18,7 @@ export PATH="/opt/docker-cr/bin:$PATH"
 
 cleanup() {
   docker rm -f "$CONTAINER" >/dev/null 2>&1 || true
+  docker image rm -f "$IMAGE" >/dev/null 2>&1 || true
   rm -rf "$OUTPUT"
 }
 trap cleanup EXIT

@@ -9,4 +9,9 @@ cd "$(dirname "$0")/.."
 
 bash scripts/setup-host.sh
 export PATH="/opt/docker-cr/bin:$PATH"
+
+# The tests share one image, built on first use; it is removed when they end,
+# like every other dcr-test- object they make.
+remove_test_image() { docker image rm -f dcr-test-busybox:latest >/dev/null 2>&1 || true; }
+trap remove_test_image EXIT
 cargo test --locked "$@"

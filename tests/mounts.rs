@@ -11,7 +11,9 @@ use std::time::Duration;
 
 use common::*;
 
-/// A named volume that is removed when the test ends.
+/// A named volume that is removed when the test ends. Declare it before
+/// the `Containers` guard: locals drop in reverse order, and a volume can
+/// only be removed once the containers using it are gone.
 struct Volume(String);
 
 impl Volume {
@@ -24,7 +26,10 @@ impl Volume {
 
 impl Drop for Volume {
     fn drop(&mut self) {
-        let _ = docker(&["volume", "rm", "-f", &self.0]);
+        let removed = docker(&["volume", "rm", "-f", &self.0]);
+        if !removed.status.success() {
+            eprintln!("could not remove test volume {}: {}", self.0, stderr_of(&removed).trim());
+        }
     }
 }
 
@@ -56,6 +61,7 @@ fn all_mount_kinds_survive_restore() {
     if !host_ready() {
         return;
     }
+    let volume = Volume::new("vol");
     let mut containers = Containers::new();
     let host = tempfile::tempdir().unwrap();
     let data = host.path().join("data");
@@ -64,7 +70,6 @@ fn all_mount_kinds_survive_restore() {
     std::fs::create_dir_all(&read_only).unwrap();
     std::fs::write(data.join("greeting"), "hello\n").unwrap();
     std::fs::write(read_only.join("ro.txt"), "read only\n").unwrap();
-    let volume = Volume::new("vol");
     let data_mount = format!("{}:/data", data.display());
     let ro_mount = format!("{}:/ro:ro", read_only.display());
     let volume_mount = format!("{}:/cache", volume.0);
@@ -222,8 +227,8 @@ fn saved_volume_is_recreated_on_restore() {
     if !host_ready() {
         return;
     }
-    let mut containers = Containers::new();
     let volume = Volume::new("saved");
+    let mut containers = Containers::new();
     let mount = format!("{}:/state", volume.0);
     let source = containers.run(&unique_name("volume"), &["-v", &mount], &format!("echo kept > /state/file; {COUNTER_SCRIPT}"));
     assert!(wait_for(Duration::from_secs(10), || !counts(&source).is_empty()));
@@ -246,8 +251,8 @@ fn unsaved_missing_volume_is_rejected() {
     if !host_ready() {
         return;
     }
-    let mut containers = Containers::new();
     let volume = Volume::new("unsaved");
+    let mut containers = Containers::new();
     let mount = format!("{}:/state", volume.0);
     let source = containers.run(&unique_name("unsaved"), &["-v", &mount], COUNTER_SCRIPT);
     let output = tempfile::tempdir().unwrap();

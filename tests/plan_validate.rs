@@ -361,6 +361,7 @@ fn missing_plan_file_is_reported() {
     let output = run_docker_cr(&["plan", "validate", "/nonexistent/plan.yaml"]);
     assert_eq!(output.status.code(), Some(1));
     assert!(stderr_of(&output).contains("could not read the plan /nonexistent/plan.yaml"), "{}", stderr_of(&output));
+    assert!(!stderr_of(&output).contains("has 1 problem"), "a missing file is reported once, on its own: {}", stderr_of(&output));
 }
 
 #[test]

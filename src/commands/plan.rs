@@ -14,7 +14,7 @@ pub fn run(args: PlanArgs) -> miette::Result<ExitCode> {
                 Ok(ExitCode::SUCCESS)
             }
             Err(errors) => {
-                eprintln!("{:?}", miette::Report::new(errors));
+                eprintln!("{:?}", errors.into_report());
                 Ok(ExitCode::FAILURE)
             }
         },

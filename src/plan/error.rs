@@ -24,7 +24,7 @@ pub struct PlanErrors {
 #[derive(Debug, Error, Diagnostic)]
 pub enum PlanError {
     #[error("could not read the plan {}", path.display())]
-    #[diagnostic(code(docker_cr::plan::read))]
+    #[diagnostic(code(docker_cr::plan::read), help("check the path; example plans are in the plans/ folder of docker-cr's repository"))]
     Read {
         path: PathBuf,
         #[source]
@@ -108,6 +108,20 @@ pub enum PlanError {
         #[label("matches nothing")]
         span: SourceSpan,
     },
+}
+
+impl PlanErrors {
+    /// Turns the problems into one report for the user. A file that could
+    /// not be read has no lines to point at, so its error stands alone
+    /// rather than under a "has 1 problem" heading about the file's text.
+    pub fn into_report(mut self) -> miette::Report {
+        if matches!(self.problems.as_slice(), [PlanError::Read { .. }]) {
+            if let Some(read) = self.problems.pop() {
+                return miette::Report::new(read);
+            }
+        }
+        miette::Report::new(self)
+    }
 }
 
 impl PlanError {

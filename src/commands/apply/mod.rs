@@ -44,7 +44,7 @@ async fn plan_graph(args: &ApplyArgs) -> miette::Result<Option<PlanGraph>> {
     let (loaded, mut valid) = match plan::load_and_validate(&args.plan) {
         Ok(plan) => plan,
         Err(errors) => {
-            eprintln!("{:?}", miette::Report::new(errors));
+            eprintln!("{:?}", errors.into_report());
             return Ok(None);
         }
     };
