@@ -235,6 +235,10 @@ fn saved_volume_is_recreated_on_restore() {
     let output = tempfile::tempdir().unwrap();
     let checkpoint = checkpoint(&source, output.path(), &["--with-volumes", "--leave-running=false"]);
     assert!(checkpoint.join(format!("volumes/{}.tar", volume.0)).is_file());
+    let inspected = run_docker_cr(&["inspect", checkpoint.to_str().unwrap(), "--format", "json"]);
+    let report: serde_json::Value = serde_json::from_slice(&inspected.stdout).unwrap();
+    let saved = report[0]["saved_volumes"].as_array().cloned().unwrap_or_default();
+    assert_eq!(saved, vec![serde_json::Value::from(volume.0.clone())], "inspect names the saved volume");
 
     // Another host would not have the volume: remove it here.
     docker_ok(&["rm", "-f", &source]);

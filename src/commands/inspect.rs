@@ -116,7 +116,7 @@ fn overview(report: &InspectReport, width: Option<usize>) -> String {
     let sizes = &report.sizes;
     let rootfs = sizes.rootfs_diff_bytes.map(human_size).unwrap_or_else(|| "none".to_string());
     let leaf = |label: String| TreeNode { label, children: vec![] };
-    let node = TreeNode {
+    let mut node = TreeNode {
         label: format!("{} ({layout})", report.path.display()),
         children: vec![
             leaf(format!("container:     {name}{id}")),
@@ -141,6 +141,9 @@ fn overview(report: &InspectReport, width: Option<usize>) -> String {
             )),
         ],
     };
+    if !report.saved_volumes.is_empty() {
+        node.children.push(leaf(format!("volumes saved: {}", report.saved_volumes.join(", "))));
+    }
     tree(&[node], width)
 }
 

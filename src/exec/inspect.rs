@@ -115,6 +115,9 @@ pub struct InspectReport {
     /// The devices of the container's network namespace, or `null` when
     /// the namespace was not dumped, as with Docker.
     pub network_devices: Option<Vec<NetworkDevice>>,
+    /// Named volumes whose contents the checkpoint carries
+    /// (volumes/<name>.tar), from the manifest.
+    pub saved_volumes: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -487,6 +490,7 @@ pub fn inspect(path: &Path, options: &InspectOptions) -> Result<InspectReport, I
         cgroups,
         clocks,
         network_devices,
+        saved_volumes: manifest.as_ref().map(|manifest| manifest.files.volumes.clone()).unwrap_or_default(),
     })
 }
 
@@ -878,6 +882,7 @@ mod tests {
             cgroups: None,
             clocks: None,
             network_devices: None,
+            saved_volumes: Vec::new(),
         };
         let json = serde_json::to_value(&report).unwrap();
         let mut keys: Vec<&str> = json.as_object().unwrap().keys().map(String::as_str).collect();
@@ -887,7 +892,7 @@ mod tests {
         let documented = [
             "cgroups", "checkpointed_at", "clocks", "container", "created", "criu_version", "engine", "environment",
             "file_locks", "hostname", "image_version", "images_path", "layout", "mounts", "network_devices", "path",
-            "process_count", "processes", "schema", "sizes", "stats",
+            "process_count", "processes", "saved_volumes", "schema", "sizes", "stats",
         ];
         assert_eq!(keys, documented);
         assert_eq!(json["layout"], "criu");
