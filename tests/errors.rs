@@ -204,7 +204,7 @@ fn unreachable_engine_is_named() {
     assert!(tree_listing(output.path()).is_empty());
 }
 
-/// Writes a stand-in for `criu` that answers one RPC request, whatever it
+/// Writes a stand-in for `criu` that replies to one RPC request, whatever it
 /// is, with a VERSION response for CRIU `major.minor.sublevel`, encoded as
 /// CRIU encodes it: type VERSION (10), success, then the version message
 /// (field 10) holding major (1), minor (2) and sublevel (4).
@@ -232,8 +232,8 @@ fn too_old_criu_names_kernel_limit() {
     if !host_ready() {
         return;
     }
-    // The newest limit the running kernel has decides which old CRIU to
-    // fake and what the diagnostic must say.
+    // The newest limit of the running kernel decides which old CRIU to fake
+    // and which text the diagnostic must contain.
     let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap();
     let numbers: Vec<u32> = kernel.split(|c: char| !c.is_ascii_digit()).take(2).filter_map(|n| n.parse().ok()).collect();
     let (old, shown, symptom, needed) = if numbers >= vec![6, 16] {

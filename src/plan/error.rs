@@ -112,8 +112,8 @@ pub enum PlanError {
 
 impl PlanErrors {
     /// Turns the problems into one report for the user. A file that could
-    /// not be read has no lines to point at, so its error stands alone
-    /// rather than under a "has 1 problem" heading about the file's text.
+    /// not be read has no lines to point at, so its error is reported on its
+    /// own rather than under a "has 1 problem" heading about the file's text.
     pub fn into_report(mut self) -> miette::Report {
         if matches!(self.problems.as_slice(), [PlanError::Read { .. }]) {
             if let Some(read) = self.problems.pop() {
