@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs and starts what docker-cr needs on a Debian 12 host, skipping what
-# is already there: a Docker engine in experimental mode, a CRIU new enough for
-# the running kernel, busybox-static for the demo and test images, and a Rust
-# toolchain check. Safe to run again.
+# is already there. That is a Docker engine in experimental mode, a CRIU new
+# enough for the running kernel, and busybox-static for the demo and test
+# images; it also checks for a Rust toolchain. Safe to run again.
 #
 # Debian 12's own criu (3.17) cannot start on kernels from 6.13 on, and CRIU
 # 4.1 cannot dump inet sockets on kernels from 6.16 on, so CRIU comes from
@@ -105,8 +105,8 @@ EOF
   trap - EXIT
   apt-get update -qq
 
-  # CRIU runs through the unpacked loader so that it never sees the host's
-  # older libc; the loader's --list shows any library still missing.
+  # CRIU runs through the unpacked loader so that it never loads the host's
+  # older libc. The loader's --list shows any library still missing.
   local libdir="$CRIU_PREFIX/usr/lib/x86_64-linux-gnu"
   mkdir -p "$BIN_DIR"
   cat >"$BIN_DIR/criu" <<EOF
@@ -141,7 +141,7 @@ start_engine() {
     waited=$((waited + 1))
     if [[ $waited -ge 60 ]]; then
       tail -n 30 "$DOCKERD_LOG" >&2 || true
-      die "dockerd did not answer within 60 s; see $DOCKERD_LOG"
+      die "dockerd did not respond within 60 s; see $DOCKERD_LOG"
     fi
   done
   log "Docker engine up after ${waited} s"

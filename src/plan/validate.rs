@@ -78,7 +78,7 @@ pub struct ValidJob {
     pub hash: String,
 }
 
-/// How a restore treats the checkpoint's mounts.
+/// The restore's handling of the checkpoint's mounts.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct RestoreMounts {
     pub auto_fix_mounts: bool,
