@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs and starts what docker-cr needs on a Debian 12 host, skipping what
-# is already there. That is a Docker engine in experimental mode, a CRIU new
-# enough for the running kernel, and busybox-static for the demo and test
-# images; it also checks for a Rust toolchain. Safe to run again.
+# is already there: a Docker engine in experimental mode, a CRIU new enough
+# for the running kernel, and busybox-static for the demo and test images.
+# It also checks for a Rust toolchain. Safe to run again.
 #
 # Debian 12's own criu (3.17) cannot start on kernels from 6.13 on, and CRIU
 # 4.1 cannot dump inet sockets on kernels from 6.16 on, so CRIU comes from

@@ -228,7 +228,8 @@ pub struct RestoreArgs {
     pub auto_fix_mounts: bool,
 
     /// Leave these bind mounts or volumes out of the new container, by
-    /// destination (comma-separated); an empty placeholder stands in for each.
+    /// destination (comma-separated). An empty placeholder is mounted in
+    /// place of each.
     #[arg(long, value_delimiter = ',', value_name = "PATH,...")]
     pub skip_mounts: Vec<String>,
 

@@ -30,9 +30,9 @@ fn main() -> ExitCode {
     }
 }
 
-/// Sets how diagnostics are drawn. Paths and commands in them must stay
-/// whole so that they can be copied, so words are never split; off a
-/// terminal, lines are not wrapped at all, for scripts and log files.
+/// Sets how diagnostics are drawn. Words are never split, because paths and
+/// commands in them must stay whole to be copied. Off a terminal, lines are
+/// not wrapped at all, for scripts and log files.
 fn init_diagnostics() {
     use std::io::IsTerminal;
 
@@ -46,7 +46,7 @@ fn init_diagnostics() {
     }));
 }
 
-/// Logs go to stderr, warnings only unless -v or RUST_LOG asks for more.
+/// Sends logs to stderr: warnings only, unless -v or RUST_LOG requests more.
 fn init_logging(verbose: u8) {
     let default = match verbose {
         0 => "warn",

@@ -1,8 +1,8 @@
 //! The container's writable layer and named volumes, carried beside the CRIU
-//! images the way Podman and CRI-O carry them: `rootfs-diff.tar` holds the
+//! images the way Podman and CRI-O carry them. `rootfs-diff.tar` contains the
 //! files added or changed since the image, `deleted.files` (a JSON array of
-//! absolute paths) the files deleted from it, and `volumes/<name>.tar` the
-//! contents of a named volume.
+//! absolute paths) lists the files deleted from it, and `volumes/<name>.tar`
+//! contains a named volume.
 //!
 //! With the overlay2 storage driver, the writable layer is the container's
 //! upper folder: changed files are there as they are, and deleted ones are

@@ -204,10 +204,10 @@ fn unreachable_engine_is_named() {
     assert!(tree_listing(output.path()).is_empty());
 }
 
-/// Writes a stand-in for `criu` that replies to one RPC request, whatever it
-/// is, with a VERSION response for CRIU `major.minor.sublevel`, encoded as
-/// CRIU encodes it: type VERSION (10), success, then the version message
-/// (field 10) holding major (1), minor (2) and sublevel (4).
+/// Writes a stand-in for `criu` that replies to any one RPC request with a
+/// VERSION response for CRIU `major.minor.sublevel`, encoded as CRIU encodes
+/// it. The response is type VERSION (10) and success, then the version
+/// message (field 10) with major (1), minor (2) and sublevel (4).
 fn fake_criu(folder: &Path, (major, minor, sublevel): (u8, u8, u8)) -> std::path::PathBuf {
     let script = folder.join("criu");
     let response = format!("080a10015206 08{major:02x} 10{minor:02x} 20{sublevel:02x}").replace(' ', "");

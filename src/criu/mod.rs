@@ -2,7 +2,7 @@
 //! runc-compatible dump options, and the rules of which CRIU release works
 //! on which kernel.
 //!
-//! Nothing here knows about Docker: callers hand in paths, PIDs and mount
+//! Nothing here depends on Docker: callers hand in paths, PIDs and mount
 //! lists, and get back CRIU's answers or typed errors that keep "CRIU could
 //! not be run" apart from "CRIU ran and failed".
 

@@ -2,10 +2,10 @@
 //! Docker.
 //!
 //! runc restores only images dumped the way runc itself dumps, so these
-//! options mirror runc's checkpoint code (runc 1.1): the root is the
-//! container's rootfs, every bind mount is an external mount named by its
-//! destination, masked files are external mounts named `/dev/null`, cgroups
-//! are managed in soft mode, and the network namespace is dumped empty
+//! options mirror runc's checkpoint code (runc 1.1). The root is the
+//! container's rootfs. Every bind mount is an external mount named by its
+//! destination, and masked files are external mounts named `/dev/null`.
+//! Cgroups are managed in soft mode. The network namespace is dumped empty,
 //! because the engine's network hooks set up the new one before CRIU
 //! restores into it. Marking the namespace external instead makes runc's
 //! restore fail with "Unable to find an external netns".

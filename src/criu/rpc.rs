@@ -140,7 +140,7 @@ impl CriuClient {
     /// writing CRIU's log as `work_dir/<opts.log_file>`.
     ///
     /// `on_notify` receives every NOTIFY message ("pre-dump", "post-dump", ...)
-    /// before it is answered; returning false makes CRIU abort the dump, and
+    /// before the reply is sent; returning false makes CRIU abort the dump, and
     /// thaw the tree. "post-dump" arrives while the tree is still frozen,
     /// which makes it the moment to copy files that must match the dump.
     pub fn dump(

@@ -2,8 +2,8 @@
 //!
 //! Input is staged and never executed raw: `load` parses the text into the
 //! `model` types while keeping where each key sits, `validate` checks the
-//! meaning and resolves defaults into a `ValidPlan`, `selectors` asks the
-//! engine which containers a label selector matches, and `planner` turns
+//! meaning and resolves defaults into a `ValidPlan`, `selectors` queries the
+//! engine for the containers a label selector matches, and `planner` turns
 //! the result into a DAG of steps. The whole DAG exists before any side effect.
 
 pub mod effects;

@@ -193,7 +193,7 @@ pub struct RestoreOptions {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub auto_fix_mounts: Option<bool>,
     /// Container paths whose bind mounts or volumes the restored container
-    /// leaves out; an empty placeholder stands in for each.
+    /// leaves out. An empty placeholder is mounted in place of each.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub skip_mounts: Vec<String>,
     /// Host paths to bind from in place of the checkpointed ones.

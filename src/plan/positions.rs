@@ -1,4 +1,4 @@
-//! Where each key and value sits in a plan's YAML text.
+//! The byte positions of each key and value in a plan's YAML text.
 //!
 //! serde_yaml reports a location for the errors it finds but keeps none for
 //! a value it parsed well, so the checks that run after parsing (duplicate

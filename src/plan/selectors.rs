@@ -4,7 +4,7 @@
 //! Only the engine can tell which running containers carry a set of
 //! labels, so this stage sits between validation and planning and queries it
 //! once, read-only, before any step runs. A job `web` that matches `a` and
-//! `b` becomes the jobs `web[a]` and `web[b]`; a job that depends on `web`
+//! `b` becomes the jobs `web[a]` and `web[b]`. A job that depends on `web`
 //! then depends on both, and `{container}` in `restore.new_name` becomes
 //! each match's name. A selector that matches nothing is an error, because
 //! a plan that silently does nothing for a job is worse than one that stops.
