@@ -105,16 +105,15 @@ pub async fn checkpoint(
     }
     let root = merged_dir(&request.container, &inspect)?;
     let spec = read_runtime_spec(&snapshot.id);
-    let target = dump_target(pid, root, spec.as_ref())
+    let mounts = linux::mountinfo(pid)
         .map_err(|source| ExecError::ContainerState { container: snapshot.name.clone(), what: "the mount table", source })?;
+    let target = dump_target(pid, root, spec.as_ref(), &mounts);
     let descriptors = linux::stdio_targets(pid)
         .map_err(|source| ExecError::ContainerState { container: snapshot.name.clone(), what: "the standard descriptors", source })?;
 
     let files = FileCapture {
         upper: (!request.ignore_rootfs).then(|| overlay_dir(&inspect, "UpperDir")).flatten(),
-        mount_points: linux::mountinfo(pid)
-            .map(|mounts| mounts.into_iter().map(|mount| mount.mount_point).filter(|point| point != "/").collect())
-            .unwrap_or_default(),
+        mount_points: mounts.iter().map(|mount| mount.mount_point.clone()).filter(|point| point != "/").collect(),
         volumes: if request.with_volumes {
             snapshot
                 .mounts
@@ -365,8 +364,7 @@ fn read_runtime_spec(container_id: &str) -> Option<serde_json::Value> {
 /// Works out which mounts CRIU must treat as external, the way runc does:
 /// bind mounts of the runtime spec, cgroup v1 controller mounts, and masked
 /// paths that are files.
-fn dump_target(pid: i32, root: String, spec: Option<&serde_json::Value>) -> std::io::Result<DumpTarget> {
-    let mounts = linux::mountinfo(pid)?;
+fn dump_target(pid: i32, root: String, spec: Option<&serde_json::Value>, mounts: &[linux::MountInfo]) -> DumpTarget {
     let mounted = |path: &str| mounts.iter().any(|mount| mount.mount_point == path);
 
     let bind_mounts: Vec<String> = match spec.and_then(|spec| spec.get("mounts")?.as_array().cloned()) {
@@ -406,7 +404,7 @@ fn dump_target(pid: i32, root: String, spec: Option<&serde_json::Value>) -> std:
         .filter(|path| mounted(path) && !linux::is_dir_in_root(pid, path))
         .collect();
 
-    Ok(DumpTarget { pid, root, bind_mounts, masked_files, cgroup_mounts })
+    DumpTarget { pid, root, bind_mounts, masked_files, cgroup_mounts }
 }
 
 fn default_name() -> String {
